@@ -1,0 +1,114 @@
+"""The training config: one pydantic model, the schema of ``train.yaml``.
+
+CLI flags override the YAML file, which overrides these defaults;
+``modelry train --print-config`` prints the resolved result so a run can be repeated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from modelry.data.schema import ColumnType, Task
+from modelry.errors import ConfigError
+from modelry.features.config import Feature
+
+Activation = Literal["relu", "gelu", "tanh", "silu", "leaky_relu"]
+LossName = Literal["auto", "mse", "huber", "bce", "cross_entropy"]
+OptimizerName = Literal["gd", "sgd", "momentum", "nesterov", "adam", "adamw"]
+Schedule = Literal["none", "step", "cosine", "plateau"]
+Balance = Literal["none", "weights", "oversample"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    """Which columns play which role, how missing values look, how rows are split."""
+
+    target: str | None = None
+    task: Task | None = Field(default=None, description="Inferred from the target if not set.")
+    positive: str | None = Field(default=None, description="Positive class of a binary target.")
+    drop: list[str] = Field(default_factory=list)
+    sensitive: list[str] = Field(default_factory=list)
+    identifiers: list[str] = Field(default_factory=list)
+    types: dict[str, ColumnType] = Field(default_factory=dict, description="Type overrides.")
+    missing_values: list[str] = Field(default_factory=list, description="e.g. ['unknown']")
+    drop_missing_rows: bool = False
+    valid_fraction: float = Field(default=0.15, gt=0, lt=0.5)
+    test_fraction: float = Field(default=0.15, gt=0, lt=0.5)
+    time_order: bool = Field(default=False, description="Hold out the last rows, in file order.")
+    split_by: str | None = Field(default=None, description="Keep each value's rows in one split.")
+
+
+class ModelConfig(_Strict):
+    """The network."""
+
+    hidden: list[int] = Field(default_factory=lambda: [64, 32])
+    activation: Activation = "relu"
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    batch_norm: bool = False
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_widths(cls, v: list[int]) -> list[int]:
+        if any(w < 1 for w in v):
+            raise ValueError("hidden layer widths must be positive")
+        return v
+
+
+class OptimConfig(_Strict):
+    """Loss, optimiser, regularisation and the loop."""
+
+    loss: LossName = "auto"
+    optimizer: OptimizerName = "adam"
+    lr: float = Field(default=1e-3, gt=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+    schedule: Schedule = "none"
+    clip_norm: float | None = Field(default=None, gt=0)
+    l1: float = Field(default=0.0, ge=0, description="Penalty l1·Σ|w| added to the loss.")
+    l2: float = Field(default=0.0, ge=0, description="Penalty l2·Σw² added to the loss.")
+    epochs: int = Field(default=40, ge=1)
+    batch_size: int = Field(default=256, ge=1)
+    early_stopping: bool = True
+    patience: int = Field(default=5, ge=1)
+    balance: Balance = "none"
+    noise: float = Field(default=0.0, ge=0, description="Std of Gaussian noise on inputs.")
+    seed: int = 0
+
+
+class TrainConfig(_Strict):
+    """Everything that defines a training run."""
+
+    name: str | None = None
+    data: DataConfig = Field(default_factory=DataConfig)
+    features: list[Feature] = Field(default_factory=list, description="Per-column overrides.")
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: OptimConfig = Field(default_factory=OptimConfig)
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> TrainConfig:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}", file=str(path)) from exc
+        return cls.from_dict(raw, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> TrainConfig:
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(
+                f"{source}: {where}: {err['msg']} (got {err.get('input')!r})", field=where
+            ) from exc
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
