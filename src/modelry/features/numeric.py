@@ -1,0 +1,144 @@
+"""Numbers: impute, optionally log1p, standardise, and flag what was missing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from modelry.data.columns import ColumnArray
+from modelry.errors import ConfigError
+from modelry.features.base import Encoder, InputKind
+from modelry.features.config import NumericFeature
+from modelry.features.values import SMALL, all_finite, to_float
+
+SKEW_THRESHOLD = 1.0
+"""``transform='auto'`` takes log1p above this sample skewness (right-skewed)."""
+
+
+def skewness(x: np.ndarray) -> float:
+    """Sample skewness (the biased moment estimate); 0 for a constant column."""
+    if len(x) < 3:
+        return 0.0
+    centred = x - x.mean()
+    m2 = float(np.mean(centred**2))
+    if m2 == 0.0:
+        return 0.0
+    return float(np.mean(centred**3)) / float(m2**1.5)
+
+
+def log1p32(x: np.ndarray) -> np.ndarray:
+    """float32 log1p of ``max(x, 0)``: the clamp covers values below the training range.
+
+    float32 ``log`` is SIMD-vectorised in numpy and about ten times faster than
+    float64 ``log1p``; its error (< 1e-7) is below the float32 output's resolution.
+    """
+    t: np.ndarray = np.maximum(x, 0.0).astype(np.float32)
+    np.add(t, np.float32(1.0), out=t)
+    np.log(t, out=t)
+    return t
+
+
+class NumericEncoder(Encoder[NumericFeature]):
+    """A number as one standardised float32 column, plus a 0/1 missing indicator.
+
+    The indicator is output only when the training column had missing values and
+    ``config.missing_indicator`` is set: a column that was never missing gets no
+    input the network could not have learned from.
+
+    Attributes (after ``fit``):
+        fill_: The raw value a missing one is replaced with.
+        log1p_: Whether log1p is applied (decided once, at fit, for ``'auto'``).
+        mean_, std_: Standardisation on the imputed, transformed scale (0 and 1 if off).
+        indicator_: Whether the missing indicator is output.
+
+    Example:
+        >>> enc = NumericEncoder(NumericFeature(name="age")).fit(np.array([20.0, 30.0, 40.0]))
+        >>> enc.transform(np.array([30.0]))[:, 0].tolist()
+        [0.0]
+    """
+
+    config_type = NumericFeature
+    input_kind: ClassVar[InputKind] = "number"
+
+    def fit(self, values: ColumnArray) -> Self:
+        x = to_float(values, self.name)
+        missing = np.isnan(x)
+        present = x[~missing]
+        cfg = self.config
+        if not len(present) or cfg.impute == "zero":
+            fill = 0.0
+        elif cfg.impute == "median":
+            fill = float(np.median(present))
+        else:
+            fill = float(present.mean())
+        low = float(present.min()) if len(present) else 0.0
+        if cfg.transform == "log1p" and low < 0:
+            raise ConfigError(
+                f"column {self.name!r}: log1p needs non-negative values, found {low}",
+                column=self.name,
+            )
+        log1p = cfg.transform == "log1p" or (
+            cfg.transform == "auto" and low >= 0 and skewness(present) > SKEW_THRESHOLD
+        )
+        filled = np.where(missing, fill, x)
+        if log1p:
+            filled = log1p32(filled).astype(np.float64)
+        mean, std = 0.0, 1.0
+        if cfg.scale == "standard" and len(filled):
+            mean, std = float(filled.mean()), float(filled.std())
+            if std == 0.0 or not math.isfinite(std):
+                std = 1.0  # a constant column: centre it, nothing to scale
+        self.fill_ = fill
+        self.log1p_ = bool(log1p)
+        self.mean_ = mean
+        self.std_ = std
+        self.indicator_ = bool(cfg.missing_indicator and missing.any())
+        self.n_dense_ = 2 if self.indicator_ else 1
+        return self
+
+    def prepare(self, values: ColumnArray) -> np.ndarray:
+        """The values, or ``[n, 2]`` (imputed values, 1.0 if missing) when any is missing."""
+        x = to_float(values, self.name)
+        if all_finite(x):
+            return x
+        missing = np.isnan(x)
+        return np.column_stack((np.where(missing, self.fill_, x), missing))
+
+    def write(self, prepared: np.ndarray, out: np.ndarray, start: int, codes: np.ndarray) -> None:
+        if prepared.ndim == 1 and not self.log1p_ and len(prepared) <= SMALL:
+            # The same float64 arithmetic and float32 rounding as below, minus numpy's cost.
+            inverse = 1.0 / self.std_
+            for row, value in enumerate(prepared.tolist()):
+                out[row, start] = (value - self.mean_) * inverse
+            return
+        x = prepared if prepared.ndim == 1 else prepared[:, 0]
+        if self.log1p_:
+            x = log1p32(x)
+        # The offset is taken before any float32 rounding (it could cancel the digits
+        # that matter); the scaling writes the float32 output column in one strided pass.
+        centred = np.subtract(x, self.mean_)
+        np.multiply(centred, 1.0 / self.std_, out=out[:, start])
+        if self.indicator_ and prepared.ndim == 2:
+            out[:, start + 1] = prepared[:, 1]
+
+    def _names(self) -> list[str]:
+        return [self.name, f"{self.name}=__missing__"][: self.n_dense_]
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "fill": self.fill_,
+            "log1p": self.log1p_,
+            "mean": self.mean_,
+            "std": self.std_,
+            "indicator": self.indicator_,
+        }
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.fill_ = float(state["fill"])
+        self.log1p_ = bool(state["log1p"])
+        self.mean_ = float(state["mean"])
+        self.std_ = float(state["std"])
+        self.indicator_ = bool(state["indicator"])
+        self.n_dense_ = 2 if self.indicator_ else 1
