@@ -47,7 +47,7 @@ def table(n: int = 300, seed: int = 0) -> dict[str, np.ndarray | Coded]:
 
 
 FEATURES: list[Feature] = [
-    NumericFeature(name="age"),
+    NumericFeature(name="age", bins=0),
     NumericFeature(name="balance"),
     CategoricalFeature(name="job"),
     CategoricalFeature(name="city", min_frequency=1),
@@ -222,7 +222,7 @@ def test_hyperparameters_are_stored_untouched_and_validated_in_fit() -> None:
     features: list[Any] = [{"type": "numeric", "name": "age"}]
     pre = Preprocessor(features=features)
     assert pre.features is features
-    assert pre.fit({"age": np.array([1.0, 2.0])}).dense_names_ == ["age"]
+    assert pre.fit({"age": np.array([1.0, 2.0])}).dense_names_ == ["age", "age#bin0", "age#bin1"]
     with pytest.raises(ConfigError):
         Preprocessor(features=[]).fit({})
     with pytest.raises(ConfigError, match="'age'"):

@@ -28,6 +28,15 @@ class NumericFeature(_Feature):
     missing_indicator: bool = Field(
         default=True, description="Add a 0/1 input saying the value was missing (if any was)."
     )
+    bins: int = Field(
+        default=8,
+        ge=0,
+        le=64,
+        description=(
+            "Also one-hot the value's quantile bin (fewer when values repeat), so the network"
+            " sees thresholds and non-monotonic effects directly; 0 turns it off."
+        ),
+    )
 
 
 class CategoricalFeature(_Feature):

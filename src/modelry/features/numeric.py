@@ -40,6 +40,16 @@ def log1p32(x: np.ndarray) -> np.ndarray:
     return t
 
 
+def quantile_edges(x: np.ndarray, bins: int) -> list[float]:
+    """Inner edges of up to ``bins`` quantile bins of ``x``; repeated values share a bin."""
+    if bins < 2 or len(x) == 0:
+        return []
+    # Edges are data values ("higher" quantiles), so no bin is empty on the training data.
+    edges = np.unique(np.quantile(x, np.linspace(0.0, 1.0, bins + 1)[1:-1], method="higher"))
+    edges = edges[edges > x.min()]
+    return [float(e) for e in edges]
+
+
 class NumericEncoder(Encoder[NumericFeature]):
     """A number as one standardised float32 column, plus a 0/1 missing indicator.
 
@@ -95,8 +105,13 @@ class NumericEncoder(Encoder[NumericFeature]):
         self.mean_ = mean
         self.std_ = std
         self.indicator_ = bool(cfg.missing_indicator and missing.any())
-        self.n_dense_ = 2 if self.indicator_ else 1
+        self.edges_ = quantile_edges(np.where(missing, fill, x), cfg.bins)
+        self.n_dense_ = self._width()
         return self
+
+    def _width(self) -> int:
+        bins = len(self.edges_) + 1 if self.edges_ else 0
+        return (2 if self.indicator_ else 1) + bins
 
     def prepare(self, values: ColumnArray) -> np.ndarray:
         """The values, or ``[n, 2]`` (imputed values, 1.0 if missing) when any is missing."""
@@ -107,6 +122,12 @@ class NumericEncoder(Encoder[NumericFeature]):
         return np.column_stack((np.where(missing, self.fill_, x), missing))
 
     def write(self, prepared: np.ndarray, out: np.ndarray, start: int, codes: np.ndarray) -> None:
+        if self.edges_:
+            raw = prepared if prepared.ndim == 1 else prepared[:, 0]
+            first = start + (2 if self.indicator_ else 1)
+            bins = np.searchsorted(np.asarray(self.edges_), raw, side="right")
+            out[:, first : first + len(self.edges_) + 1] = 0.0
+            out[np.arange(len(raw)), first + bins] = 1.0
         if prepared.ndim == 1 and not self.log1p_ and len(prepared) <= SMALL:
             # The same float64 arithmetic and float32 rounding as below, minus numpy's cost.
             inverse = 1.0 / self.std_
@@ -124,7 +145,10 @@ class NumericEncoder(Encoder[NumericFeature]):
             out[:, start + 1] = prepared[:, 1]
 
     def _names(self) -> list[str]:
-        return [self.name, f"{self.name}=__missing__"][: self.n_dense_]
+        names = [self.name, f"{self.name}=__missing__"][: 2 if self.indicator_ else 1]
+        if self.edges_:
+            names += [f"{self.name}#bin{i}" for i in range(len(self.edges_) + 1)]
+        return names
 
     def _state(self) -> dict[str, Any]:
         return {
@@ -133,6 +157,7 @@ class NumericEncoder(Encoder[NumericFeature]):
             "mean": self.mean_,
             "std": self.std_,
             "indicator": self.indicator_,
+            "edges": self.edges_,
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -141,4 +166,5 @@ class NumericEncoder(Encoder[NumericFeature]):
         self.mean_ = float(state["mean"])
         self.std_ = float(state["std"])
         self.indicator_ = bool(state["indicator"])
-        self.n_dense_ = 2 if self.indicator_ else 1
+        self.edges_ = [float(e) for e in state.get("edges", [])]
+        self.n_dense_ = self._width()

@@ -1,0 +1,116 @@
+"""``modelry models``: list, show, promote and delete registered model versions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from modelry.cli import console
+from modelry.settings import Settings
+
+models_app = typer.Typer(help="The model registry: versions, aliases, lineage.", no_args_is_help=True)
+JSON = typer.Option("--json", help="Print one JSON object.")
+
+
+def _registry():  # type: ignore[no-untyped-def]
+    from modelry.registry.store import Registry
+
+    return Registry(Settings())
+
+
+@models_app.command("list")
+def list_models(json_output: Annotated[bool, JSON] = False) -> None:
+    """Every registered model with its latest version and aliases."""
+    models = _registry().list_models()
+    if json_output:
+        console.print_json({"models": [m.model_dump(mode="json") if hasattr(m, "model_dump") else vars(m) for m in models]})
+        return
+    table = Table(title="models")
+    for header in ("name", "latest", "versions", "aliases"):
+        table.add_column(header)
+    for m in models:
+        aliases = ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items()))
+        table.add_row(m.name, str(m.latest_version), str(m.n_versions), aliases)
+    console.out.print(table)
+
+
+@models_app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME:ALIAS.")],
+    card: Annotated[bool, typer.Option("--card", help="Print the model card.")] = False,
+    json_output: Annotated[bool, JSON] = False,
+) -> None:
+    """One version: metrics, lineage, aliases, files."""
+    from modelry.registry.artifact import load_artifact
+
+    version = _registry().resolve(ref)
+    if card:
+        artifact = load_artifact(version.path)
+        if json_output:
+            console.print_json(artifact.read_json("card.json"))
+        else:
+            typer.echo(artifact.read_text("card.md"))
+        return
+    doc = {
+        "name": version.name,
+        "version": version.version,
+        "aliases": version.aliases,
+        "task": version.task,
+        "created_at": version.created_at,
+        "created_by": version.created_by,
+        "path": str(version.path),
+        "metrics": version.metrics,
+        "lineage": version.lineage,
+    }
+    if json_output:
+        console.print_json(doc)
+        return
+    console.out.print(f"[bold]{version.name}:{version.version}[/]  {version.task}  aliases: {', '.join(version.aliases) or '–'}")
+    console.out.print(f"created {version.created_at} by {version.created_by}\npath    {version.path}", highlight=False)
+    table = Table(title="test metrics")
+    table.add_column("metric")
+    table.add_column("network", justify="right")
+    table.add_column("baseline", justify="right")
+    test = version.metrics.get("test", {})
+    base = version.metrics.get("baseline", {}).get("test", {})
+    for metric, value in test.items():
+        b = base.get(metric)
+        table.add_row(metric, "–" if value is None else f"{value:.4f}", "–" if b is None else f"{b:.4f}")
+    console.out.print(table)
+
+
+@models_app.command("promote")
+def promote(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[int, typer.Argument(help="Version number to point the alias at.")],
+    alias: Annotated[str, typer.Option(help="Alias to set.")] = "production",
+    json_output: Annotated[bool, JSON] = False,
+) -> None:
+    """Point ALIAS (default: production) at VERSION; running servers swap it in."""
+    registry = _registry()
+    registry.set_alias(name, alias, version)
+    if json_output:
+        console.print_json({"name": name, "alias": alias, "version": version})
+    else:
+        console.out.print(f"{name}:{alias} → version {version}", highlight=False)
+
+
+@models_app.command("delete")
+def delete(
+    ref: Annotated[str, typer.Argument(help="NAME:VERSION to delete.")],
+    force: Annotated[bool, typer.Option("--force", help="Also drop aliases pointing at it.")] = False,
+    json_output: Annotated[bool, JSON] = False,
+) -> None:
+    """Delete one version (refused while an alias points at it, unless --force)."""
+    from modelry.errors import ConfigError
+
+    name, sep, number = ref.partition(":")
+    if not sep or not number.isdigit():
+        raise ConfigError(f"delete takes NAME:VERSION with a version number; got {ref!r}")
+    _registry().delete(name, int(number), force=force)
+    if json_output:
+        console.print_json({"deleted": f"{name}:{number}"})
+    else:
+        console.out.print(f"deleted {name}:{number}", highlight=False)

@@ -1,0 +1,231 @@
+"""``modelry train``: a table in, a registered, evaluated model version out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from modelry.cli import console
+from modelry.errors import ConfigError
+from modelry.settings import Settings
+
+Opt = typer.Option
+DATA = "Data"
+NET = "Network"
+OPT = "Optimisation and regularisation"
+OUT = "Output"
+
+
+def _csv(text: str | None, what: str) -> list[str] | None:
+    if text is None:
+        return None
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _hidden(text: str | None) -> list[int] | None:
+    parts = _csv(text, "hidden")
+    if parts is None:
+        return None
+    if parts == ["none"] or parts == []:
+        return []
+    try:
+        return [int(p) for p in parts]
+    except ValueError as exc:
+        raise ConfigError(f"--hidden takes widths like 64,32; got {text!r}") from exc
+
+
+def _types(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    out = {}
+    for pair in pairs:
+        column, sep, kind = pair.partition("=")
+        if not sep or not column or not kind:
+            raise ConfigError(f"--type takes COLUMN=TYPE (e.g. zip=categorical); got {pair!r}")
+        out[column] = kind
+    return out
+
+
+def _set(tree: dict[str, Any], path: str, value: Any) -> None:
+    if value is None:
+        return
+    section, _, key = path.partition(".")
+    tree.setdefault(section, {})[key] = value
+
+
+def resolve_config(config_file: Path | None, overrides: dict[str, Any]) -> Any:
+    """Defaults ← YAML file ← flags given on the command line."""
+    from modelry.training.config import TrainConfig
+
+    raw: dict[str, Any] = {}
+    if config_file is not None:
+        raw = TrainConfig.from_yaml(config_file).model_dump(mode="json", exclude_defaults=True)
+    for path, value in overrides.items():
+        if path == "name":
+            if value is not None:
+                raw["name"] = value
+        else:
+            _set(raw, path, value)
+    return TrainConfig.from_dict(raw, source="options")
+
+
+def train_command(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file to learn from.")],
+    target: Annotated[str | None, Opt(help="Column to predict.", rich_help_panel=DATA)] = None,
+    name: Annotated[str | None, Opt(help="Registry name (default: the file's name).")] = None,
+    config: Annotated[Path | None, Opt(help="YAML config; flags override it.")] = None,
+    drop: Annotated[str | None, Opt(help="Columns to leave out, comma-separated.", rich_help_panel=DATA)] = None,
+    sensitive: Annotated[str | None, Opt(help="Protected attributes: never features, kept for audits.", rich_help_panel=DATA)] = None,
+    identifier: Annotated[str | None, Opt(help="Identifier columns (dropped).", rich_help_panel=DATA)] = None,
+    column_type: Annotated[list[str] | None, Opt("--type", help="Override a column's type: COLUMN=numeric|categorical|boolean|text|datetime.", rich_help_panel=DATA)] = None,
+    missing_values: Annotated[str | None, Opt(help="Extra tokens read as missing, e.g. unknown.", rich_help_panel=DATA)] = None,
+    drop_missing_rows: Annotated[bool | None, Opt("--drop-missing-rows", help="Drop rows with a missing feature instead of imputing.", rich_help_panel=DATA)] = None,
+    task: Annotated[str | None, Opt(help="binary, multiclass or regression (inferred by default).", rich_help_panel=DATA)] = None,
+    positive: Annotated[str | None, Opt(help="Positive class of a binary target.", rich_help_panel=DATA)] = None,
+    valid_fraction: Annotated[float | None, Opt(help="Share of rows for validation [0.15].", rich_help_panel=DATA)] = None,
+    test_fraction: Annotated[float | None, Opt(help="Share of rows held out for test [0.15].", rich_help_panel=DATA)] = None,
+    time_order: Annotated[bool | None, Opt("--time-order", help="Hold out the last rows in file order (chronological).", rich_help_panel=DATA)] = None,
+    split_by: Annotated[str | None, Opt(help="Keep all rows of each value of COLUMN in one split.", rich_help_panel=DATA)] = None,
+    hidden: Annotated[str | None, Opt(help="Hidden layer widths [64,32]; 'none' for a linear model.", rich_help_panel=NET)] = None,
+    activation: Annotated[str | None, Opt(help="relu, gelu, tanh, silu, leaky_relu [relu].", rich_help_panel=NET)] = None,
+    dropout: Annotated[float | None, Opt(help="Dropout rate [0.1].", rich_help_panel=NET)] = None,
+    batch_norm: Annotated[bool | None, Opt("--batch-norm/--no-batch-norm", help="Batch normalisation [off].", rich_help_panel=NET)] = None,
+    loss: Annotated[str | None, Opt(help="auto, bce, cross_entropy, mse, huber [auto].", rich_help_panel=OPT)] = None,
+    optimizer: Annotated[str | None, Opt(help="gd, sgd, momentum, nesterov, adam, adamw [adam].", rich_help_panel=OPT)] = None,
+    lr: Annotated[float | None, Opt(help="Learning rate [0.001].", rich_help_panel=OPT)] = None,
+    momentum: Annotated[float | None, Opt(help="Momentum for momentum/nesterov [0.9].", rich_help_panel=OPT)] = None,
+    weight_decay: Annotated[float | None, Opt(help="Decoupled weight decay (adamw) [0].", rich_help_panel=OPT)] = None,
+    schedule: Annotated[str | None, Opt(help="Learning-rate schedule: none, step, cosine, plateau.", rich_help_panel=OPT)] = None,
+    clip_norm: Annotated[float | None, Opt(help="Clip the gradient norm to this value.", rich_help_panel=OPT)] = None,
+    l1: Annotated[float | None, Opt(help="L1 penalty l1·Σ|w| added to the loss [0].", rich_help_panel=OPT)] = None,
+    l2: Annotated[float | None, Opt(help="L2 penalty l2·Σw² added to the loss [0].", rich_help_panel=OPT)] = None,
+    epochs: Annotated[int | None, Opt(help="Most epochs [40].", rich_help_panel=OPT)] = None,
+    batch_size: Annotated[int | None, Opt(help="Mini-batch size [256].", rich_help_panel=OPT)] = None,
+    early_stopping: Annotated[bool | None, Opt("--early-stopping/--no-early-stopping", help="Stop when the validation metric stops improving [on].", rich_help_panel=OPT)] = None,
+    patience: Annotated[int | None, Opt(help="Epochs without improvement before stopping [5].", rich_help_panel=OPT)] = None,
+    balance: Annotated[str | None, Opt(help="Class imbalance: none, weights, oversample.", rich_help_panel=OPT)] = None,
+    noise: Annotated[float | None, Opt(help="Gaussian noise std on numeric inputs while training [0].", rich_help_panel=OPT)] = None,
+    seed: Annotated[int | None, Opt(help="Random seed; same seed, same model [0].", rich_help_panel=OPT)] = None,
+    print_config: Annotated[bool, Opt("--print-config", help="Print the resolved config as YAML and exit.", rich_help_panel=OUT)] = False,
+    json_output: Annotated[bool, Opt("--json", help="Print one JSON object instead of tables.", rich_help_panel=OUT)] = False,
+) -> None:
+    """Train a neural network on DATA, beside a simple baseline, and register it.
+
+    Example: modelry train bank-additional-full.csv --target y --drop duration
+    """
+    overrides: dict[str, Any] = {
+        "name": name,
+        "data.target": target,
+        "data.drop": _csv(drop, "drop"),
+        "data.sensitive": _csv(sensitive, "sensitive"),
+        "data.identifiers": _csv(identifier, "identifier"),
+        "data.types": _types(column_type),
+        "data.missing_values": _csv(missing_values, "missing-values"),
+        "data.drop_missing_rows": drop_missing_rows,
+        "data.task": task,
+        "data.positive": positive,
+        "data.valid_fraction": valid_fraction,
+        "data.test_fraction": test_fraction,
+        "data.time_order": time_order,
+        "data.split_by": split_by,
+        "model.hidden": _hidden(hidden),
+        "model.activation": activation,
+        "model.dropout": dropout,
+        "model.batch_norm": batch_norm,
+        "training.loss": loss,
+        "training.optimizer": optimizer,
+        "training.lr": lr,
+        "training.momentum": momentum,
+        "training.weight_decay": weight_decay,
+        "training.schedule": schedule,
+        "training.clip_norm": clip_norm,
+        "training.l1": l1,
+        "training.l2": l2,
+        "training.epochs": epochs,
+        "training.batch_size": batch_size,
+        "training.early_stopping": early_stopping,
+        "training.patience": patience,
+        "training.balance": balance,
+        "training.noise": noise,
+        "training.seed": seed,
+    }
+    resolved = resolve_config(config, overrides)
+    if print_config:
+        typer.echo(resolved.to_yaml(), nl=False)
+        return
+    run_training(resolved, data, json_output=json_output)
+
+
+def run_training(resolved: Any, data: Path, *, json_output: bool) -> Any:
+    """Train with a live progress bar (or silently for ``--json``) and report."""
+    from modelry.training.pipeline import train_model
+
+    settings = Settings()
+    if json_output or not console.err.is_terminal and os.environ.get("CI"):
+        outcome = train_model(resolved, data, settings)
+    else:
+        outcome = _train_with_progress(resolved, data, settings)
+    if json_output:
+        console.print_json(outcome.to_dict())
+    else:
+        report(outcome)
+    return outcome
+
+
+def _train_with_progress(resolved: Any, data: Path, settings: Settings) -> Any:
+    from modelry.training.pipeline import train_model
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} epochs"),
+        TextColumn("{task.fields[metric]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console.err, transient=False) as progress:
+        bar = progress.add_task("training", total=resolved.training.epochs, metric="")
+
+        def on_epoch(log: Any) -> None:
+            mark = " *" if log.improved else ""
+            text = f"valid {log.metric_name} {log.valid_metric:.4f}{mark}"
+            progress.update(bar, completed=log.epoch, metric=text)
+
+        def on_stage(text: str) -> None:
+            progress.update(bar, description=text)
+
+        outcome = train_model(resolved, data, settings, on_epoch=on_epoch, on_stage=on_stage)
+        progress.update(bar, description="done", total=outcome.epochs_run, completed=outcome.epochs_run)
+    return outcome
+
+
+def report(outcome: Any) -> None:
+    """Network vs. baseline on the held-out splits, then where things are."""
+    for message in outcome.warnings:
+        console.warn(message)
+    table = Table(title=f"{outcome.name} v{outcome.version} ({outcome.task.value})")
+    table.add_column("metric")
+    table.add_column("network (test)", justify="right")
+    table.add_column(f"{outcome.baseline['name']} (test)", justify="right")
+    table.add_column("network (valid)", justify="right")
+    for metric, value in outcome.metrics["test"].items():
+        base = outcome.baseline["test"].get(metric)
+        valid = outcome.metrics["valid"].get(metric)
+        table.add_row(metric, _fmt(value), _fmt(base), _fmt(valid))
+    console.out.print(table)
+    console.out.print(
+        f"epochs run {outcome.epochs_run} (best {outcome.best_epoch}), "
+        f"{outcome.train_seconds:.1f} s\n"
+        f"artifact  {outcome.artifact}\n"
+        f"plots     {outcome.artifact / 'plots'}\n"
+        f"serve it  modelry serve --models {outcome.name}",
+        highlight=False,
+    )
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
