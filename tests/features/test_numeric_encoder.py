@@ -33,11 +33,15 @@ def test_log1p_not_chosen_with_negatives_or_symmetric() -> None:
 
 def test_explicit_log1p_refuses_negatives() -> None:
     with pytest.raises(ConfigError, match="'x'"):
-        NumericEncoder(NumericFeature(bins=0, name="x", transform="log1p")).fit(np.array([-1.0, 2.0]))
+        NumericEncoder(NumericFeature(bins=0, name="x", transform="log1p")).fit(
+            np.array([-1.0, 2.0])
+        )
 
 
 def test_log1p_clamps_values_below_the_training_range() -> None:
-    enc = NumericEncoder(NumericFeature(bins=0, name="x", transform="log1p")).fit(np.array([0.0, 9.0]))
+    enc = NumericEncoder(NumericFeature(bins=0, name="x", transform="log1p")).fit(
+        np.array([0.0, 9.0])
+    )
     out = enc.transform(np.array([-3.0, 0.0]))
     assert np.isfinite(out).all()
     assert out[0, 0] == out[1, 0]

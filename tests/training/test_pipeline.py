@@ -39,7 +39,9 @@ def _table(task: Task, n: int = 900, seed: int = 0) -> dict[str, np.ndarray]:
 
 def _write(table: dict[str, np.ndarray], path: Path) -> Path:
     names = list(table)
-    lines = [",".join(names)] + [",".join(str(v) for v in row) for row in zip(*table.values(), strict=True)]
+    lines = [",".join(names)] + [
+        ",".join(str(v) for v in row) for row in zip(*table.values(), strict=True)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -67,7 +69,9 @@ def _columns(table: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("task", [Task.BINARY, Task.MULTICLASS, Task.REGRESSION])
-def test_each_task_trains_beats_chance_and_serves_what_torch_computes(tmp_path: Path, task: Task) -> None:
+def test_each_task_trains_beats_chance_and_serves_what_torch_computes(
+    tmp_path: Path, task: Task
+) -> None:
     outcome, _, _ = _train(tmp_path, task)
     assert outcome.task is task
     test = outcome.metrics["test"]
@@ -102,13 +106,29 @@ def test_each_task_trains_beats_chance_and_serves_what_torch_computes(tmp_path: 
     np.testing.assert_allclose(runtime.predict(columns).scores, expected, atol=1e-5, rtol=0)
 
 
-def test_the_artifact_holds_no_pickle_and_every_promised_file(binary: tuple[TrainOutcome, Settings, Path]) -> None:
+def test_the_artifact_holds_no_pickle_and_every_promised_file(
+    binary: tuple[TrainOutcome, Settings, Path],
+) -> None:
     outcome, _, _ = binary
-    files = {p.relative_to(outcome.artifact).as_posix() for p in outcome.artifact.rglob("*") if p.is_file()}
+    files = {
+        p.relative_to(outcome.artifact).as_posix()
+        for p in outcome.artifact.rglob("*")
+        if p.is_file()
+    }
     assert {
-        "model.onnx", "weights.safetensors", "preprocessor.json", "schema.json", "config.json",
-        "metrics.json", "lineage.json", "network.json", "manifest.json", "plots/roc.png",
-        "plots/precision_recall.png", "plots/calibration.png", "plots/learning_curves.png",
+        "model.onnx",
+        "weights.safetensors",
+        "preprocessor.json",
+        "schema.json",
+        "config.json",
+        "metrics.json",
+        "lineage.json",
+        "network.json",
+        "manifest.json",
+        "plots/roc.png",
+        "plots/precision_recall.png",
+        "plots/calibration.png",
+        "plots/learning_curves.png",
     } <= files
     for name in files:
         data = (outcome.artifact / name).read_bytes()
@@ -118,7 +138,9 @@ def test_the_artifact_holds_no_pickle_and_every_promised_file(binary: tuple[Trai
     assert len(lineage["data"]["sha256"]) == 64 and lineage["versions"]["torch"].startswith("2.13")
 
 
-def test_a_changed_file_is_refused_at_load(tmp_path: Path, binary: tuple[TrainOutcome, Settings, Path]) -> None:
+def test_a_changed_file_is_refused_at_load(
+    tmp_path: Path, binary: tuple[TrainOutcome, Settings, Path]
+) -> None:
     import shutil
 
     outcome, _, _ = binary
@@ -127,11 +149,13 @@ def test_a_changed_file_is_refused_at_load(tmp_path: Path, binary: tuple[TrainOu
     blob = bytearray((copy / "preprocessor.json").read_bytes())
     blob[-3] ^= 1
     (copy / "preprocessor.json").write_bytes(bytes(blob))
-    with pytest.raises(ArtifactError, match="preprocessor.json"):
+    with pytest.raises(ArtifactError, match=r"preprocessor\.json"):
         TabularRuntime(copy, name="x", version=1).load()
 
 
-def test_the_predict_path_imports_neither_pandas_nor_torch(binary: tuple[TrainOutcome, Settings, Path]) -> None:
+def test_the_predict_path_imports_neither_pandas_nor_torch(
+    binary: tuple[TrainOutcome, Settings, Path],
+) -> None:
     outcome, _, _ = binary
     code = f"""
 import sys, numpy as np
@@ -144,7 +168,9 @@ p = rt.predict({{"x1": np.array([0.1]), "x2": np.array([1.0]),
 assert p.labels is not None and p.labels[0] in ("yes", "no")
 print(sorted(m for m in ("pandas", "torch", "sklearn") if m in sys.modules))
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 

@@ -91,7 +91,9 @@ def serve_and_ask(settings: Settings, name: str, instances: list[dict[str, Any]]
     from modelry.api.app import create_app
 
     port = _free_port()
-    config = uvicorn.Config(create_app(settings, models=[name]), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(settings, models=[name]), host="127.0.0.1", port=port, log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -108,7 +110,9 @@ def serve_and_ask(settings: Settings, name: str, instances: list[dict[str, Any]]
 
 def demo_command(
     rows: Annotated[int, typer.Option(help="Rows of campaign data to generate.")] = 6000,
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the model and query it.")] = True,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the model and query it.")
+    ] = True,
 ) -> None:
     """Generate a marketing campaign, train a response model on it, serve it and query it."""
     from modelry.cli.train import report
@@ -127,16 +131,31 @@ def demo_command(
     if not serve:
         return
     instances = [
-        {"age": 70, "job": "retired", "balance": 25000.0, "contacts": 1, "channel": "phone", "purchased_before": "yes"},
-        {"age": 40, "job": "blue-collar", "balance": 300.0, "contacts": 6, "channel": "letter", "purchased_before": "no"},
+        {
+            "age": 70,
+            "job": "retired",
+            "balance": 25000.0,
+            "contacts": 1,
+            "channel": "phone",
+            "purchased_before": "yes",
+        },
+        {
+            "age": 40,
+            "job": "blue-collar",
+            "balance": 300.0,
+            "contacts": 6,
+            "channel": "letter",
+            "purchased_before": "no",
+        },
     ]
     url, answer = serve_and_ask(settings, "campaign", instances)
     console.out.print(f"[bold]3. serve[/] POST {url}")
     console.out.print_json(data=answer)
     console.out.print(
         "\nServe it yourself:  modelry serve --models campaign\n"
-        "Then:  curl -s localhost:8080/v1/models/campaign:predict -H 'Content-Type: application/json' "
-        "-d '{\"instances\": [{\"age\": 70, \"job\": \"retired\", \"balance\": 25000, \"contacts\": 1, "
-        "\"channel\": \"phone\", \"purchased_before\": \"yes\"}]}'",
+        "Then:  curl -s localhost:8080/v1/models/campaign:predict "
+        "-H 'Content-Type: application/json' "
+        '-d \'{"instances": [{"age": 70, "job": "retired", "balance": 25000, "contacts": 1, '
+        '"channel": "phone", "purchased_before": "yes"}]}\'',
         highlight=False,
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,11 +11,16 @@ from rich.table import Table
 from modelry.cli import console
 from modelry.settings import Settings
 
-models_app = typer.Typer(help="The model registry: versions, aliases, lineage.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from modelry.registry.store import Registry
+
+models_app = typer.Typer(
+    help="The model registry: versions, aliases, lineage.", no_args_is_help=True
+)
 JSON = typer.Option("--json", help="Print one JSON object.")
 
 
-def _registry():  # type: ignore[no-untyped-def]
+def _registry() -> Registry:
     from modelry.registry.store import Registry
 
     return Registry(Settings())
@@ -25,7 +31,7 @@ def list_models(json_output: Annotated[bool, JSON] = False) -> None:
     """Every registered model with its latest version and aliases."""
     models = _registry().list_models()
     if json_output:
-        console.print_json({"models": [m.model_dump(mode="json") if hasattr(m, "model_dump") else vars(m) for m in models]})
+        console.print_json({"models": [asdict(m) for m in models]})
         return
     table = Table(title="models")
     for header in ("name", "latest", "versions", "aliases"):
@@ -67,8 +73,12 @@ def show(
     if json_output:
         console.print_json(doc)
         return
-    console.out.print(f"[bold]{version.name}:{version.version}[/]  {version.task}  aliases: {', '.join(version.aliases) or '–'}")
-    console.out.print(f"created {version.created_at} by {version.created_by}\npath    {version.path}", highlight=False)
+    aliases = ", ".join(version.aliases) or "–"
+    console.out.print(f"[bold]{version.name}:{version.version}[/]  {version.task}  aliases: {aliases}")
+    console.out.print(
+        f"created {version.created_at} by {version.created_by}\npath    {version.path}",
+        highlight=False,
+    )
     table = Table(title="test metrics")
     table.add_column("metric")
     table.add_column("network", justify="right")
@@ -77,7 +87,9 @@ def show(
     base = version.metrics.get("baseline", {}).get("test", {})
     for metric, value in test.items():
         b = base.get(metric)
-        table.add_row(metric, "–" if value is None else f"{value:.4f}", "–" if b is None else f"{b:.4f}")
+        table.add_row(
+            metric, "–" if value is None else f"{value:.4f}", "–" if b is None else f"{b:.4f}"
+        )
     console.out.print(table)
 
 
@@ -100,7 +112,9 @@ def promote(
 @models_app.command("delete")
 def delete(
     ref: Annotated[str, typer.Argument(help="NAME:VERSION to delete.")],
-    force: Annotated[bool, typer.Option("--force", help="Also drop aliases pointing at it.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also drop aliases pointing at it.")
+    ] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> None:
     """Delete one version (refused while an alias points at it, unless --force)."""

@@ -15,9 +15,9 @@ from modelry.settings import Settings
 def predict_command(
     model: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME:ALIAS.")],
     data: Annotated[Path, typer.Argument(help="CSV or Parquet file to score.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the scored CSV.")] = Path(
-        "scored.csv"
-    ),
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Where to write the scored CSV.")
+    ] = Path("scored.csv"),
     batch_rows: Annotated[int, typer.Option(help="Rows per chunk.", min=1)] = 65536,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -46,7 +46,11 @@ def predict_command(
     with Progress(*columns, console=console.err) as progress:
         bar = progress.add_task("scoring", total=None)
         report = score_file(
-            runtime, data, output, batch_rows=batch_rows, on_batch=lambda n: progress.advance(bar, n)
+            runtime,
+            data,
+            output,
+            batch_rows=batch_rows,
+            on_batch=lambda n: progress.advance(bar, n),
         )
     console.out.print(
         f"scored {report.rows:,} rows with {version.name}:{version.version} in "

@@ -14,8 +14,12 @@ def serve_command(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     models: Annotated[str | None, typer.Option(help="Only these models, comma-separated.")] = None,
-    api_key: Annotated[list[str] | None, typer.Option("--api-key", help="Require this bearer key (repeatable).")] = None,
-    batching: Annotated[bool | None, typer.Option("--batching/--no-batching", help="Adaptive batching.")] = None,
+    api_key: Annotated[
+        list[str] | None, typer.Option("--api-key", help="Require this bearer key (repeatable).")
+    ] = None,
+    batching: Annotated[
+        bool | None, typer.Option("--batching/--no-batching", help="Adaptive batching.")
+    ] = None,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol v2 and a simple JSON API."""
     from modelry.api.server import serve

@@ -79,40 +79,135 @@ def train_command(
     target: Annotated[str | None, Opt(help="Column to predict.", rich_help_panel=DATA)] = None,
     name: Annotated[str | None, Opt(help="Registry name (default: the file's name).")] = None,
     config: Annotated[Path | None, Opt(help="YAML config; flags override it.")] = None,
-    drop: Annotated[str | None, Opt(help="Columns to leave out, comma-separated.", rich_help_panel=DATA)] = None,
-    sensitive: Annotated[str | None, Opt(help="Protected attributes: never features, kept for audits.", rich_help_panel=DATA)] = None,
-    identifier: Annotated[str | None, Opt(help="Identifier columns (dropped).", rich_help_panel=DATA)] = None,
-    column_type: Annotated[list[str] | None, Opt("--type", help="Override a column's type: COLUMN=numeric|categorical|boolean|text|datetime.", rich_help_panel=DATA)] = None,
-    missing_values: Annotated[str | None, Opt(help="Extra tokens read as missing, e.g. unknown.", rich_help_panel=DATA)] = None,
-    drop_missing_rows: Annotated[bool | None, Opt("--drop-missing-rows", help="Drop rows with a missing feature instead of imputing.", rich_help_panel=DATA)] = None,
-    task: Annotated[str | None, Opt(help="binary, multiclass or regression (inferred by default).", rich_help_panel=DATA)] = None,
-    positive: Annotated[str | None, Opt(help="Positive class of a binary target.", rich_help_panel=DATA)] = None,
-    valid_fraction: Annotated[float | None, Opt(help="Share of rows for validation [0.15].", rich_help_panel=DATA)] = None,
-    test_fraction: Annotated[float | None, Opt(help="Share of rows held out for test [0.15].", rich_help_panel=DATA)] = None,
-    time_order: Annotated[bool | None, Opt("--time-order", help="Hold out the last rows in file order (chronological).", rich_help_panel=DATA)] = None,
-    split_by: Annotated[str | None, Opt(help="Keep all rows of each value of COLUMN in one split.", rich_help_panel=DATA)] = None,
-    hidden: Annotated[str | None, Opt(help="Hidden layer widths [64,32]; 'none' for a linear model.", rich_help_panel=NET)] = None,
-    activation: Annotated[str | None, Opt(help="relu, gelu, tanh, silu, leaky_relu [relu].", rich_help_panel=NET)] = None,
+    drop: Annotated[
+        str | None, Opt(help="Columns to leave out, comma-separated.", rich_help_panel=DATA)
+    ] = None,
+    sensitive: Annotated[
+        str | None,
+        Opt(help="Protected attributes: never features, kept for audits.", rich_help_panel=DATA),
+    ] = None,
+    identifier: Annotated[
+        str | None, Opt(help="Identifier columns (dropped).", rich_help_panel=DATA)
+    ] = None,
+    column_type: Annotated[
+        list[str] | None,
+        Opt(
+            "--type",
+            help="Override a column's type: COLUMN=numeric|categorical|boolean|text|datetime.",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
+    missing_values: Annotated[
+        str | None, Opt(help="Extra tokens read as missing, e.g. unknown.", rich_help_panel=DATA)
+    ] = None,
+    drop_missing_rows: Annotated[
+        bool | None,
+        Opt(
+            "--drop-missing-rows",
+            help="Drop rows with a missing feature instead of imputing.",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        Opt(help="binary, multiclass or regression (inferred by default).", rich_help_panel=DATA),
+    ] = None,
+    positive: Annotated[
+        str | None, Opt(help="Positive class of a binary target.", rich_help_panel=DATA)
+    ] = None,
+    valid_fraction: Annotated[
+        float | None, Opt(help="Share of rows for validation [0.15].", rich_help_panel=DATA)
+    ] = None,
+    test_fraction: Annotated[
+        float | None, Opt(help="Share of rows held out for test [0.15].", rich_help_panel=DATA)
+    ] = None,
+    time_order: Annotated[
+        bool | None,
+        Opt(
+            "--time-order",
+            help="Hold out the last rows in file order (chronological).",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
+    split_by: Annotated[
+        str | None,
+        Opt(help="Keep all rows of each value of COLUMN in one split.", rich_help_panel=DATA),
+    ] = None,
+    hidden: Annotated[
+        str | None,
+        Opt(help="Hidden layer widths [64,32]; 'none' for a linear model.", rich_help_panel=NET),
+    ] = None,
+    activation: Annotated[
+        str | None, Opt(help="relu, gelu, tanh, silu, leaky_relu [relu].", rich_help_panel=NET)
+    ] = None,
     dropout: Annotated[float | None, Opt(help="Dropout rate [0.1].", rich_help_panel=NET)] = None,
-    batch_norm: Annotated[bool | None, Opt("--batch-norm/--no-batch-norm", help="Batch normalisation [off].", rich_help_panel=NET)] = None,
-    loss: Annotated[str | None, Opt(help="auto, bce, cross_entropy, mse, huber [auto].", rich_help_panel=OPT)] = None,
-    optimizer: Annotated[str | None, Opt(help="gd, sgd, momentum, nesterov, adam, adamw [adam].", rich_help_panel=OPT)] = None,
+    batch_norm: Annotated[
+        bool | None,
+        Opt("--batch-norm/--no-batch-norm", help="Batch normalisation [off].", rich_help_panel=NET),
+    ] = None,
+    loss: Annotated[
+        str | None, Opt(help="auto, bce, cross_entropy, mse, huber [auto].", rich_help_panel=OPT)
+    ] = None,
+    optimizer: Annotated[
+        str | None,
+        Opt(help="gd, sgd, momentum, nesterov, adam, adamw [adam].", rich_help_panel=OPT),
+    ] = None,
     lr: Annotated[float | None, Opt(help="Learning rate [0.001].", rich_help_panel=OPT)] = None,
-    momentum: Annotated[float | None, Opt(help="Momentum for momentum/nesterov [0.9].", rich_help_panel=OPT)] = None,
-    weight_decay: Annotated[float | None, Opt(help="Decoupled weight decay (adamw) [0].", rich_help_panel=OPT)] = None,
-    schedule: Annotated[str | None, Opt(help="Learning-rate schedule: none, step, cosine, plateau.", rich_help_panel=OPT)] = None,
-    clip_norm: Annotated[float | None, Opt(help="Clip the gradient norm to this value.", rich_help_panel=OPT)] = None,
-    l1: Annotated[float | None, Opt(help="L1 penalty l1·Σ|w| added to the loss [0].", rich_help_panel=OPT)] = None,
-    l2: Annotated[float | None, Opt(help="L2 penalty l2·Σw² added to the loss [0].", rich_help_panel=OPT)] = None,
+    momentum: Annotated[
+        float | None, Opt(help="Momentum for momentum/nesterov [0.9].", rich_help_panel=OPT)
+    ] = None,
+    weight_decay: Annotated[
+        float | None, Opt(help="Decoupled weight decay (adamw) [0].", rich_help_panel=OPT)
+    ] = None,
+    schedule: Annotated[
+        str | None,
+        Opt(help="Learning-rate schedule: none, step, cosine, plateau.", rich_help_panel=OPT),
+    ] = None,
+    clip_norm: Annotated[
+        float | None, Opt(help="Clip the gradient norm to this value.", rich_help_panel=OPT)
+    ] = None,
+    l1: Annotated[
+        float | None, Opt(help="L1 penalty l1·Σ|w| added to the loss [0].", rich_help_panel=OPT)
+    ] = None,
+    l2: Annotated[
+        float | None, Opt(help="L2 penalty l2·Σw² added to the loss [0].", rich_help_panel=OPT)
+    ] = None,
     epochs: Annotated[int | None, Opt(help="Most epochs [40].", rich_help_panel=OPT)] = None,
-    batch_size: Annotated[int | None, Opt(help="Mini-batch size [256].", rich_help_panel=OPT)] = None,
-    early_stopping: Annotated[bool | None, Opt("--early-stopping/--no-early-stopping", help="Stop when the validation metric stops improving [on].", rich_help_panel=OPT)] = None,
-    patience: Annotated[int | None, Opt(help="Epochs without improvement before stopping [5].", rich_help_panel=OPT)] = None,
-    balance: Annotated[str | None, Opt(help="Class imbalance: none, weights, oversample.", rich_help_panel=OPT)] = None,
-    noise: Annotated[float | None, Opt(help="Gaussian noise std on numeric inputs while training [0].", rich_help_panel=OPT)] = None,
-    seed: Annotated[int | None, Opt(help="Random seed; same seed, same model [0].", rich_help_panel=OPT)] = None,
-    print_config: Annotated[bool, Opt("--print-config", help="Print the resolved config as YAML and exit.", rich_help_panel=OUT)] = False,
-    json_output: Annotated[bool, Opt("--json", help="Print one JSON object instead of tables.", rich_help_panel=OUT)] = False,
+    batch_size: Annotated[
+        int | None, Opt(help="Mini-batch size [256].", rich_help_panel=OPT)
+    ] = None,
+    early_stopping: Annotated[
+        bool | None,
+        Opt(
+            "--early-stopping/--no-early-stopping",
+            help="Stop when the validation metric stops improving [on].",
+            rich_help_panel=OPT,
+        ),
+    ] = None,
+    patience: Annotated[
+        int | None, Opt(help="Epochs without improvement before stopping [5].", rich_help_panel=OPT)
+    ] = None,
+    balance: Annotated[
+        str | None, Opt(help="Class imbalance: none, weights, oversample.", rich_help_panel=OPT)
+    ] = None,
+    noise: Annotated[
+        float | None,
+        Opt(help="Gaussian noise std on numeric inputs while training [0].", rich_help_panel=OPT),
+    ] = None,
+    seed: Annotated[
+        int | None, Opt(help="Random seed; same seed, same model [0].", rich_help_panel=OPT)
+    ] = None,
+    print_config: Annotated[
+        bool,
+        Opt(
+            "--print-config",
+            help="Print the resolved config as YAML and exit.",
+            rich_help_panel=OUT,
+        ),
+    ] = False,
+    json_output: Annotated[
+        bool, Opt("--json", help="Print one JSON object instead of tables.", rich_help_panel=OUT)
+    ] = False,
 ) -> None:
     """Train a neural network on DATA, beside a simple baseline, and register it.
 
@@ -166,7 +261,7 @@ def run_training(resolved: Any, data: Path, *, json_output: bool) -> Any:
     from modelry.training.pipeline import train_model
 
     settings = Settings()
-    if json_output or not console.err.is_terminal and os.environ.get("CI"):
+    if json_output or (not console.err.is_terminal and os.environ.get("CI")):
         outcome = train_model(resolved, data, settings)
     else:
         outcome = _train_with_progress(resolved, data, settings)
@@ -199,7 +294,9 @@ def _train_with_progress(resolved: Any, data: Path, settings: Settings) -> Any:
             progress.update(bar, description=text)
 
         outcome = train_model(resolved, data, settings, on_epoch=on_epoch, on_stage=on_stage)
-        progress.update(bar, description="done", total=outcome.epochs_run, completed=outcome.epochs_run)
+        progress.update(
+            bar, description="done", total=outcome.epochs_run, completed=outcome.epochs_run
+        )
     return outcome
 
 

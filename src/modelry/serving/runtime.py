@@ -61,8 +61,9 @@ class Runtime(abc.ABC):
     @abc.abstractmethod
     def predict(self, columns: Mapping[str, ColumnArray]) -> Prediction: ...
 
+    @abc.abstractmethod
     def unload(self) -> None:
-        """Release what ``load`` acquired; the default holds nothing."""
+        """Release what ``load`` acquired."""
 
     def metadata(self) -> dict[str, Any]:
         """Name, version and the inputs and outputs, for ``GET /v2/models/{name}``."""

@@ -99,7 +99,9 @@ def score_file(
             writer = None
         partial.replace(destination)
     except OSError as exc:
-        raise SourceError(f"cannot write {destination}: {exc.strerror}", file=str(destination)) from exc
+        raise SourceError(
+            f"cannot write {destination}: {exc.strerror}", file=str(destination)
+        ) from exc
     finally:
         if writer is not None:
             writer.close()

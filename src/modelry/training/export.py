@@ -59,7 +59,7 @@ def to_onnx(net: torch.nn.Module, task: Task, n_dense: int, n_codes: int) -> byt
         torch.onnx.export(
             served,
             args,
-            buffer,
+            buffer,  # type: ignore[arg-type]  # a file object works; the stub says path
             input_names=names,
             output_names=["output"],
             dynamic_axes=axes,

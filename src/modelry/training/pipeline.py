@@ -133,7 +133,7 @@ def prepare(
         time_order=d.time_order,
         groups=groups,
     )
-    columns = to_columns(frame, schema.feature_names)
+    columns: Columns = dict(to_columns(frame, schema.feature_names))
     return schema, columns, y, split, report, warnings, frame
 
 
@@ -177,9 +177,15 @@ def train_model(
         split_name: predict_output(net, task, part.dense, part.codes)
         for split_name, part in (("valid", valid_data), ("test", test_data))
     }
-    metrics = {k: evaluate(task, part.y, outputs[k]) for k, part in (("valid", valid_data), ("test", test_data))}
+    metrics = {
+        k: evaluate(task, part.y, outputs[k])
+        for k, part in (("valid", valid_data), ("test", test_data))
+    }
     baseline = fit_baseline(task, train_data, config.training.seed)
-    base_out = {k: baseline.predict_output(p.dense, p.codes) for k, p in (("valid", valid_data), ("test", test_data))}
+    base_out = {
+        k: baseline.predict_output(p.dense, p.codes)
+        for k, p in (("valid", valid_data), ("test", test_data))
+    }
     base_metrics: dict[str, Any] = {
         "name": baseline.name,
         "valid": evaluate(task, valid_data.y, base_out["valid"]),

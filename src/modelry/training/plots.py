@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -91,7 +91,7 @@ def evaluation_plots(
     task: Task,
     y: np.ndarray,
     curves: dict[str, np.ndarray],
-    history: dict[str, Sequence[float]],
+    history: Mapping[str, Sequence[float]],
     metric: str,
 ) -> dict[str, bytes]:
     """All plots that apply to ``task``, keyed by file name."""
