@@ -1,0 +1,101 @@
+"""Per-request cost of the ASGI apps without sockets: drives each app with a synthetic
+ASGI scope/receive/send in a loop and reports µs per request (and a cProfile with --profile).
+
+    python inproc.py MODELRY_HOME PAYLOAD_DIR [--model bank] [-n 5000] [--profile v1|v2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+async def drive(app: Any, path: str, body: bytes, n: int) -> float:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    scope_base = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": headers, "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+    }  # fmt: skip
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    start = time.perf_counter()
+    for _ in range(n):
+        await app(dict(scope_base), receive, send)
+    elapsed = time.perf_counter() - start
+    assert set(status) == {200}, set(status)
+    return elapsed / n * 1e6
+
+
+def _columns(served: Any) -> dict[str, Any]:
+    import numpy as np
+
+    return {
+        name: np.array([1.0]) if kind == "number" else np.array(["x"], dtype=object)
+        for name, kind in served.spec.kinds.items()
+    }
+
+
+async def main() -> None:
+    from floor_starlette import app as floor
+
+    from modelry.api.app import create_app
+    from modelry.settings import Settings
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("home", type=Path)
+    parser.add_argument("payloads", type=Path)
+    parser.add_argument("--model", default="bank")
+    parser.add_argument("-n", type=int, default=5000)
+    parser.add_argument("--profile", choices=["v1", "v2"])
+    parser.add_argument(
+        "--stub-model",
+        action="store_true",
+        help="replace the model's predict by a constant: the service's own cost",
+    )
+    args = parser.parse_args()
+    app = create_app(Settings(home=args.home), [args.model])
+    v1 = (args.payloads / "v1.json").read_bytes()
+    v2 = (args.payloads / "v2.json").read_bytes()
+    cases = {
+        "floor": (floor, "/predict", v1),
+        "v1": (app, f"/v1/models/{args.model}:predict", v1),
+        "v2": (app, f"/v2/models/{args.model}/infer", v2),
+    }
+    async with app.router.lifespan_context(app):
+        if args.stub_model:
+            served = app.state.plane.pool.lookup(args.model, None)
+            constant = served.runtime.predict({k: v[:1] for k, v in _columns(served).items()})
+            served.runtime.predict = lambda columns: constant
+        if args.profile:
+            target, path, body = cases[args.profile]
+            await drive(target, path, body, 200)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await drive(target, path, body, args.n)
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            return
+        for name, (target, path, body) in cases.items():
+            await drive(target, path, body, 200)
+            print(f"{name:6s} {await drive(target, path, body, args.n):8.1f} µs/request")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,149 @@
+"""The ASGI application: one app for every transport that speaks HTTP.
+
+Example:
+    >>> app = create_app(Settings(home="/srv/modelry"), models=["bank"])  # doctest: +SKIP
+    >>> uvicorn.run(app)  # doctest: +SKIP
+
+``uvicorn --factory modelry.api.app:app_from_env`` builds the same app from the
+environment (what ``modelry serve --workers N`` runs in each worker).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from modelry.api.auth import KeyCheck
+from modelry.api.errors import handle_exception
+from modelry.api.metrics import CONTENT_TYPE, ServiceMetrics
+from modelry.api.openapi import openapi_document, swagger_html
+from modelry.api.routes import build_routes
+from modelry.api.simple import SimpleAPI
+from modelry.api.v2 import V2API
+from modelry.registry.store import Registry
+from modelry.serving.batching import BatchPolicy
+from modelry.serving.dataplane import DataPlane, RegistryView
+from modelry.serving.pool import ModelPool
+from modelry.settings import Settings
+
+SETTINGS_ENV = "MODELRY_SERVE_SETTINGS"
+MODELS_ENV = "MODELRY_SERVE_MODELS"
+EAGER_ENV = "MODELRY_SERVE_EAGER"
+WATCH_ENV = "MODELRY_SERVE_WATCH_INTERVAL"
+
+
+class ServiceAPI:
+    """``/metrics``, ``/openapi.json`` and ``/docs``."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self.service_metrics = metrics
+        self._openapi: bytes | None = None
+
+    async def metrics(self, request: Request, labels: list[str]) -> Response:
+        return Response(self.service_metrics.exposition(), media_type=CONTENT_TYPE)
+
+    async def openapi(self, request: Request, labels: list[str]) -> Response:
+        if self._openapi is None:
+            self._openapi = orjson.dumps(openapi_document())
+        return Response(self._openapi, media_type="application/json")
+
+    async def docs(self, request: Request, labels: list[str]) -> Response:
+        return HTMLResponse(swagger_html())
+
+
+def batch_policy(settings: Settings) -> BatchPolicy:
+    """The default batching policy the settings describe."""
+    return BatchPolicy(
+        enabled=settings.batching,
+        max_batch_size=settings.max_batch_size,
+        max_wait_ms=settings.max_batch_wait_ms,
+    )
+
+
+def create_app(
+    settings: Settings,
+    models: list[str] | None = None,
+    *,
+    eager: bool = True,
+    batching: Mapping[str, BatchPolicy] | None = None,
+    registry: RegistryView | None = None,
+    watch_interval: float = 1.0,
+) -> Starlette:
+    """The HTTP service over the registry's models.
+
+    Args:
+        settings: Registry location, API keys, body limit, batching defaults.
+        models: Serve only these model names (None: every registered model).
+        eager: Load the served models at start-up (else on their first request).
+        batching: Per-model batching policies overriding the settings' default.
+        registry: The registry to serve from (default: ``Registry(settings)``).
+        watch_interval: Seconds between checks for promoted versions (hot swap).
+    """
+    source: RegistryView = registry if registry is not None else Registry(settings)
+    metrics = ServiceMetrics()
+    pool = ModelPool(
+        source, names=models, policy=batch_policy(settings), policies=batching, observer=metrics
+    )
+    plane = DataPlane(pool, source, watch_interval=watch_interval)
+    handlers: dict[str, object] = {
+        "v2": V2API(plane, settings.max_body_bytes),
+        "v1": SimpleAPI(plane, settings.max_body_bytes),
+        "service": ServiceAPI(metrics),
+    }
+    keys = KeyCheck(settings.api_keys, settings.admin_keys)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await plane.start(eager=eager)
+        try:
+            yield
+        finally:
+            await plane.stop()
+
+    app = Starlette(
+        routes=build_routes(handlers, keys, metrics),
+        lifespan=lifespan,
+        exception_handlers={HTTPException: handle_exception, Exception: handle_exception},
+    )
+    app.state.plane = plane
+    app.state.metrics = metrics
+    return app
+
+
+def settings_to_json(settings: Settings) -> str:
+    """Settings as JSON for worker processes (secrets included: keep it in the env only)."""
+    data = settings.model_dump(mode="json")
+    data["pseudonymise_key"] = settings.pseudonymise_key.get_secret_value()
+    return orjson.dumps(data).decode()
+
+
+def settings_from_json(text: str) -> Settings:
+    data = orjson.loads(text)
+    kwargs = {}
+    for name, info in Settings.model_fields.items():
+        if name in data:
+            alias = info.validation_alias
+            kwargs[alias if isinstance(alias, str) else name] = data[name]
+    return Settings(**kwargs)
+
+
+def app_from_env() -> Starlette:
+    """An app configured by the environment.
+
+    ``MODELRY_SERVE_SETTINGS`` (JSON; else the ``MODELRY_*`` variables),
+    ``MODELRY_SERVE_MODELS`` (comma-separated names), ``MODELRY_SERVE_EAGER`` (0/1)
+    and ``MODELRY_SERVE_WATCH_INTERVAL`` (seconds between registry checks).
+    """
+    text = os.environ.get(SETTINGS_ENV)
+    settings = settings_from_json(text) if text else Settings()
+    names = [n.strip() for n in os.environ.get(MODELS_ENV, "").split(",") if n.strip()]
+    eager = os.environ.get(EAGER_ENV, "1") not in ("0", "false", "no")
+    watch = float(os.environ.get(WATCH_ENV, "1.0"))
+    return create_app(settings, names or None, eager=eager, watch_interval=watch)

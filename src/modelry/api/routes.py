@@ -1,0 +1,139 @@
+"""The whole URL table of the HTTP service, in one list.
+
+Each :class:`Endpoint` names its method and path, the handler that serves it,
+who may call it (:class:`~modelry.api.auth.Access`), and what the OpenAPI
+document says of it. :func:`build_routes` wraps every handler the same way:
+check the key, run, turn any exception into the one error response, count it.
+
+Routes are plain Starlette routes, not FastAPI ones: FastAPI's dependency and
+validation machinery measured ~40 % fewer requests/s on a constant endpoint
+(3,100–4,000 vs 5,400 req/s on one core), and request bodies are validated by
+hand in :mod:`modelry.protocol.codecs` anyway. The OpenAPI document is built
+from this table (:mod:`modelry.api.openapi`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from time import perf_counter
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from modelry.api.auth import Access, KeyCheck
+from modelry.api.errors import error_response
+from modelry.api.metrics import ServiceMetrics
+
+Handler = Callable[[Request, list[str]], Awaitable[Response]]
+
+PUBLIC, USER, ADMIN = Access.PUBLIC, Access.USER, Access.ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One row of the URL table."""
+
+    method: str
+    path: str
+    api: str  # which handler object: "v2", "v1" or "service"
+    handler: str  # its method name; also the metrics ``endpoint`` label
+    access: Access
+    summary: str
+    request: str | None = None  # OpenAPI component of the body
+    response: str | None = None  # OpenAPI component of a 200 answer
+    tag: str = "v2"
+
+
+M = "/v2/models/{name}"
+MV = "/v2/models/{name}/versions/{version}"
+
+ROUTES: list[Endpoint] = [
+    # Open Inference Protocol v2
+    Endpoint("GET", "/v2/health/live", "v2", "live", PUBLIC, "Server liveness"),
+    Endpoint("GET", "/v2/health/ready", "v2", "ready", PUBLIC, "Server readiness"),
+    Endpoint("GET", "/v2", "v2", "server_metadata", USER, "Server metadata",
+             response="ServerMetadataResponse"),
+    Endpoint("GET", M, "v2", "model_metadata", USER, "Model metadata (served version)",
+             response="ModelMetadataResponse"),
+    Endpoint("GET", MV, "v2", "model_metadata", USER, "Model metadata (version or alias)",
+             response="ModelMetadataResponse"),
+    Endpoint("GET", M + "/ready", "v2", "model_ready", USER, "Model readiness",
+             response="ModelReadyResponse"),
+    Endpoint("GET", MV + "/ready", "v2", "model_ready", USER, "Model version readiness",
+             response="ModelReadyResponse"),
+    Endpoint("POST", M + "/infer", "v2", "infer", USER, "Inference (served version)",
+             request="InferenceRequest", response="InferenceResponse"),
+    Endpoint("POST", MV + "/infer", "v2", "infer", USER, "Inference (version or alias)",
+             request="InferenceRequest", response="InferenceResponse"),
+    # the model repository extension
+    Endpoint("POST", "/v2/repository/index", "v2", "repository_index", USER,
+             "Models and their state", tag="repository"),
+    Endpoint("POST", "/v2/repository/models/{name}/load", "v2", "load", ADMIN,
+             "Serve a model (its default version)", request="RepositoryLoadRequest",
+             response="ModelReadyResponse", tag="repository"),
+    Endpoint("POST", "/v2/repository/models/{name}/unload", "v2", "unload", ADMIN,
+             "Stop serving a model", response="ModelReadyResponse", tag="repository"),
+    # simple JSON (KServe v1 style)
+    Endpoint("GET", "/v1/models", "v1", "list_models", USER, "Served models",
+             response="ModelList", tag="v1"),
+    Endpoint("GET", "/v1/models/{name}", "v1", "describe", USER,
+             "A model: versions, aliases, inputs", response="ModelDetail", tag="v1"),
+    Endpoint("POST", "/v1/models/{name}:predict", "v1", "predict", USER,
+             "Predict records (served version)", request="PredictRequest",
+             response="PredictResponse", tag="v1"),
+    Endpoint("POST", "/v1/models/{name}/versions/{version}:predict", "v1", "predict", USER,
+             "Predict records (version or alias)", request="PredictRequest",
+             response="PredictResponse", tag="v1"),
+    Endpoint("POST", "/v1/models/{name}/aliases/{alias}", "v1", "set_alias", ADMIN,
+             "Point an alias at a version (promote)", request="AliasRequest",
+             response="AliasResponse", tag="v1"),
+    # the service itself
+    Endpoint("GET", "/metrics", "service", "metrics", USER, "Prometheus metrics",
+             tag="service"),
+    Endpoint("GET", "/openapi.json", "service", "openapi", PUBLIC, "This document",
+             tag="service"),
+    Endpoint("GET", "/docs", "service", "docs", PUBLIC, "Interactive API documentation",
+             tag="service"),
+]  # fmt: skip
+
+
+def instrumented(
+    endpoint: Endpoint, handler: Handler, keys: KeyCheck, metrics: ServiceMetrics
+) -> Callable[[Request], Awaitable[Response]]:
+    """The handler behind its key check, error handling and request metrics."""
+    access, label = endpoint.access, endpoint.handler
+    check = keys.check
+    observe = metrics.observe_request
+
+    async def serve(request: Request) -> Response:
+        start = perf_counter()
+        labels = ["", ""]
+        try:
+            check(request.scope["headers"], access)
+            response = await handler(request, labels)
+        except Exception as exc:
+            response = error_response(exc)
+        observe(labels[0], labels[1], label, response.status_code, perf_counter() - start)
+        return response
+
+    serve.__name__ = label
+    return serve
+
+
+def build_routes(
+    handlers: dict[str, object], keys: KeyCheck, metrics: ServiceMetrics
+) -> list[Route]:
+    """Starlette routes for :data:`ROUTES`, each handler taken from ``handlers[api]``.
+
+    Starlette tries routes in order, one regular expression each, so the inference
+    routes go first (the table's order is the documentation's).
+    """
+    routes: list[Route] = []
+    hot = ("infer", "predict")
+    for endpoint in sorted(ROUTES, key=lambda e: e.handler not in hot):
+        handler: Handler = getattr(handlers[endpoint.api], endpoint.handler)
+        serve = instrumented(endpoint, handler, keys, metrics)
+        routes.append(Route(endpoint.path, serve, methods=[endpoint.method]))
+    return routes

@@ -1,0 +1,72 @@
+"""The simple JSON API (KServe v1 style): parse, ask the data plane, serialise.
+
+Each endpoint takes the request and ``labels``, a two-item list it fills with
+the model name and version once they are known (for the metrics).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from modelry.api.wire import json_response, read_body
+from modelry.errors import InvalidInputError
+from modelry.protocol import v1
+from modelry.protocol.codecs import records_to_columns
+from modelry.protocol.predictions import prediction_to_records, relabel_row_error
+from modelry.protocol.wire import loads
+from modelry.serving.dataplane import DataPlane
+
+
+class SimpleAPI:
+    """``/v1/models``: list, describe, predict, and move an alias."""
+
+    def __init__(self, plane: DataPlane, max_body_bytes: int) -> None:
+        self.plane = plane
+        self.limit = max_body_bytes
+
+    async def predict(self, request: Request, labels: list[str]) -> Response:
+        params = request.path_params
+        name: str = params["name"]
+        ref: str | None = params.get("version")
+        body = await read_body(request, self.limit)
+        plane = self.plane
+        served = plane.pool.routes.get((name, ref)) or await plane.model(name, ref)
+        labels[0] = name
+        labels[1] = version = str(served.version)
+        doc, lenient = loads(body)
+        if type(doc) is not dict:
+            raise InvalidInputError("body: expected an object with 'instances'", field="body")
+        if "instances" not in doc:
+            raise InvalidInputError("instances: missing field", field="instances")
+        if len(doc) > 1:
+            extra = sorted(k for k in doc if k != "instances")
+            raise InvalidInputError(f"{extra[0]}: unknown field", field=extra[0])
+        columns, n_rows = records_to_columns(doc["instances"], served.spec, check_finite=lenient)
+        try:
+            prediction = await served.predict(columns, n_rows)
+        except InvalidInputError as exc:
+            raise relabel_row_error(exc, "instances") from exc
+        return json_response(
+            v1.PredictResponse(
+                predictions=prediction_to_records(prediction), model=name, version=int(version)
+            )
+        )
+
+    async def list_models(self, request: Request, labels: list[str]) -> Response:
+        return json_response(await self.plane.list_models())
+
+    async def describe(self, request: Request, labels: list[str]) -> Response:
+        return json_response(await self.plane.describe_model(request.path_params["name"]))
+
+    async def set_alias(self, request: Request, labels: list[str]) -> Response:
+        name: str = request.path_params["name"]
+        alias: str = request.path_params["alias"]
+        doc, _ = loads(await read_body(request, self.limit))
+        version = doc.get("version") if type(doc) is dict else None
+        if type(version) is not int or version < 1:
+            raise InvalidInputError(
+                f"version: expected a version number, got {version!r}", field="version"
+            )
+        labels[0], labels[1] = name, str(version)
+        return json_response(await self.plane.set_alias(name, alias, version))

@@ -1,0 +1,98 @@
+"""Open Inference Protocol v2 (REST) endpoints: parse, ask the data plane, serialise.
+
+Each endpoint takes the request and ``labels``, a two-item list it fills with
+the model name and version once they are known (for the metrics).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from modelry.api.wire import header, json_response, read_body
+from modelry.errors import InvalidInputError
+from modelry.protocol import v2, wire
+from modelry.protocol.codecs import tensors_to_columns
+from modelry.protocol.predictions import prediction_to_tensors, relabel_row_error
+from modelry.serving.dataplane import DataPlane
+
+_BINARY = "application/octet-stream"
+_HEADER_LENGTH = v2.HEADER_LENGTH.encode()
+
+
+def _ref(request: Request) -> str | None:
+    version: str | None = request.path_params.get("version")
+    return version
+
+
+class V2API:
+    """Health, metadata, inference and the model repository extension."""
+
+    def __init__(self, plane: DataPlane, max_body_bytes: int) -> None:
+        self.plane = plane
+        self.limit = max_body_bytes
+
+    async def live(self, request: Request, labels: list[str]) -> Response:
+        return json_response({"live": self.plane.live()})
+
+    async def ready(self, request: Request, labels: list[str]) -> Response:
+        ready = self.plane.ready()
+        return json_response({"ready": ready}, 200 if ready else 503)
+
+    async def server_metadata(self, request: Request, labels: list[str]) -> Response:
+        return json_response(self.plane.server_metadata())
+
+    async def model_metadata(self, request: Request, labels: list[str]) -> Response:
+        name: str = request.path_params["name"]
+        return json_response(await self.plane.model_metadata(name, _ref(request)))
+
+    async def model_ready(self, request: Request, labels: list[str]) -> Response:
+        name: str = request.path_params["name"]
+        answer = await self.plane.model_ready(name, _ref(request))
+        return json_response(answer, 200 if answer["ready"] else 503)
+
+    async def infer(self, request: Request, labels: list[str]) -> Response:
+        params = request.path_params
+        name: str = params["name"]
+        ref: str | None = params.get("version")
+        body = await read_body(request, self.limit)
+        plane = self.plane
+        served = plane.pool.routes.get((name, ref)) or await plane.model(name, ref)
+        labels[0] = name
+        labels[1] = version = str(served.version)
+        parsed = wire.parse_infer_request(body, header(request, _HEADER_LENGTH))
+        columns, n_rows = tensors_to_columns(
+            parsed.inputs, served.spec, check_finite=parsed.lenient
+        )
+        try:
+            prediction = await served.predict(columns, n_rows)
+        except InvalidInputError as exc:
+            raise relabel_row_error(exc, "inputs") from exc
+        outputs = prediction_to_tensors(prediction, parsed.outputs)
+        content, header_length = wire.render_infer_response(
+            name, version, outputs, request_id=parsed.id, binary=parsed.binary
+        )
+        if header_length is None:
+            return Response(content, media_type="application/json")
+        return Response(
+            content,
+            media_type=_BINARY,
+            headers={"Inference-Header-Content-Length": str(header_length)},
+        )
+
+    async def repository_index(self, request: Request, labels: list[str]) -> Response:
+        return json_response(await self.plane.repository_index())
+
+    async def load(self, request: Request, labels: list[str]) -> Response:
+        name: str = request.path_params["name"]
+        await read_body(request, self.limit)  # parameters (e.g. a config) are not supported
+        served = await self.plane.load(name)
+        labels[0], labels[1] = name, str(served.version)
+        return json_response(v2.model_ready(name, served.runtime.ready))
+
+    async def unload(self, request: Request, labels: list[str]) -> Response:
+        name: str = request.path_params["name"]
+        await read_body(request, self.limit)
+        await self.plane.unload(name)
+        labels[0] = name
+        return json_response(v2.model_ready(name, False))

@@ -1,0 +1,70 @@
+"""Reading request bodies and writing JSON responses, on the hot path.
+
+Raw ASGI headers are scanned directly (uvicorn hands them over lower-cased),
+which costs less than building Starlette's ``Headers`` for one or two look-ups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from modelry.errors import PayloadTooLargeError, RequestError
+
+JSON = "application/json"
+_DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+
+
+def header(request: Request, name: bytes) -> str | None:
+    """One request header by its lower-case name, or None."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes (413) by header and by count.
+
+    The declared Content-Length is checked before anything is read; the bytes
+    actually received are counted too (chunked bodies declare nothing).
+    """
+    declared = header(request, b"content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError as exc:
+            raise RequestError(f"bad Content-Length {declared!r}") from exc
+        if size > limit:
+            raise PayloadTooLargeError(
+                f"request body of {size} bytes exceeds the limit of {limit} bytes", limit=limit
+            )
+    # Straight from ASGI ``receive``: Starlette's ``stream()`` adds a generator per request.
+    receive = request.receive
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            received += len(chunk)
+            if received > limit:
+                raise PayloadTooLargeError(
+                    f"request body exceeds the limit of {limit} bytes", limit=limit
+                )
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    if len(chunks) == 1:
+        return chunks[0]
+    return b"".join(chunks)
+
+
+def json_response(content: Any, status_code: int = 200) -> Response:
+    """orjson-encoded JSON (numpy arrays and scalars included)."""
+    return Response(orjson.dumps(content, option=_DUMP_OPTIONS), status_code, media_type=JSON)

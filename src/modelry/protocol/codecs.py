@@ -1,0 +1,311 @@
+"""Records and tensors to columns: the request path's validation.
+
+This is the request path's validation: hand-written, driven by the model's
+input kinds (``"number"`` or ``"string"`` per column), and one pass over the
+data. A record list becomes one Python list per column, then one numpy array per
+column: float64 for numbers (``null`` is missing, NaN), object for strings
+(``null`` is missing, None). Every mistake is an :class:`InvalidInputError`
+naming the field and the instance index (``instances[3].age``).
+
+JSON parsed by orjson never holds NaN or infinities (orjson refuses them), so
+finiteness is only checked where values can carry them: binary tensors and
+bodies parsed by the lenient fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from itertools import chain
+from math import isfinite
+from typing import Any
+
+import numpy as np
+
+from modelry.errors import InvalidInputError
+from modelry.protocol.v2 import NUMPY_DTYPES, InputTensor, TensorMetadata, tensor
+from modelry.protocol.wire import decode_bytes_tensor
+
+NUMBER, STRING = "number", "string"
+_NUMBER_TYPES = frozenset({int, float})
+_STRING_TYPES = frozenset({str})
+_LOOSE_STRING_TYPES = frozenset({str, int, float, bool, type(None)})
+_NUMERIC_DATATYPES = frozenset(NUMPY_DTYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """What a model takes: its input columns in order and the JSON kind of each."""
+
+    kinds: Mapping[str, str]
+    names: tuple[str, ...] = field(init=False)
+    numbers: tuple[str, ...] = field(init=False)
+    strings: tuple[str, ...] = field(init=False)
+    key_set: frozenset[str] = field(init=False)
+    datatypes: dict[str, frozenset[str]] = field(init=False)  # V2 datatypes each accepts
+
+    def __post_init__(self) -> None:
+        for name, kind in self.kinds.items():
+            if kind not in (NUMBER, STRING):
+                raise ValueError(f"input {name!r} has unknown kind {kind!r}")
+        object.__setattr__(self, "names", tuple(self.kinds))
+        object.__setattr__(self, "numbers", tuple(n for n, k in self.kinds.items() if k == NUMBER))
+        object.__setattr__(self, "strings", tuple(n for n, k in self.kinds.items() if k == STRING))
+        object.__setattr__(self, "key_set", frozenset(self.kinds))
+        accepted = {NUMBER: _NUMERIC_DATATYPES, STRING: frozenset({"BYTES"})}
+        object.__setattr__(self, "datatypes", {n: accepted[k] for n, k in self.kinds.items()})
+
+    def tensors(self) -> list[TensorMetadata]:
+        """The V2 input signature: one tensor per column, shape ``[-1]``."""
+        return [
+            tensor(name, "FP64" if kind == NUMBER else "BYTES", [-1])
+            for name, kind in self.kinds.items()
+        ]
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _bad(path: str, expected: str, value: Any) -> InvalidInputError:
+    return InvalidInputError(f"{path}: expected {expected}, got {_shown(value)}", field=path)
+
+
+# -- columns ------------------------------------------------------------------------------
+
+
+def number_column(values: list[Any], where: str, *, check_finite: bool) -> np.ndarray:
+    """float64 array of JSON numbers (booleans as 0/1, null as NaN).
+
+    ``where`` formats a path from a row index, e.g. ``"instances[{}].age"``.
+    """
+    if check_finite:
+        for row, value in enumerate(values):
+            if type(value) is float and not isfinite(value):
+                raise _bad(where.format(row), "a finite number", value)
+    if set(map(type, values)) <= _NUMBER_TYPES:
+        return np.array(values, dtype=np.float64)
+    clean: list[float] = []
+    for row, value in enumerate(values):
+        kind = type(value)
+        if kind is float or kind is int or kind is bool:
+            clean.append(float(value))
+        elif value is None:
+            clean.append(np.nan)
+        else:
+            raise _bad(where.format(row), "a number", value)
+    return np.array(clean, dtype=np.float64)
+
+
+def string_column(values: list[Any], where: str) -> np.ndarray:
+    """object array of strings; numbers and booleans pass through (categories accept them)."""
+    if not set(map(type, values)) <= _STRING_TYPES:
+        for row, value in enumerate(values):
+            if type(value) not in _LOOSE_STRING_TYPES or (
+                type(value) is float and not isfinite(value)
+            ):
+                raise _bad(where.format(row), "a string", value)
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def build_columns(
+    spec: InputSpec, values: Mapping[str, list[Any]], where: str, *, check_finite: bool
+) -> dict[str, np.ndarray]:
+    """Arrays from per-column value lists of equal length.
+
+    The common case (every number an int or float, every string a str) takes two
+    numpy calls for all columns: one float64 and one object matrix, one row per
+    column, each column a contiguous row view. Anything else goes column by column,
+    which finds the offending value. ``where`` is a path with ``{row}`` and ``{col}``.
+    """
+    columns: dict[str, np.ndarray] = {}
+    if spec.numbers:
+        lists = [values[name] for name in spec.numbers]
+        if not check_finite and set(map(type, chain.from_iterable(lists))) <= _NUMBER_TYPES:
+            matrix = np.array(lists, dtype=np.float64)
+            columns.update(zip(spec.numbers, matrix, strict=True))
+        else:
+            for name in spec.numbers:
+                path = where.replace("{col}", name).replace("{row}", "{}")
+                columns[name] = number_column(values[name], path, check_finite=check_finite)
+    if spec.strings:
+        lists = [values[name] for name in spec.strings]
+        if set(map(type, chain.from_iterable(lists))) <= _STRING_TYPES:
+            matrix = np.empty((len(lists), len(lists[0])), dtype=object)
+            matrix[:] = lists
+            columns.update(zip(spec.strings, matrix, strict=True))
+        else:
+            for name in spec.strings:
+                path = where.replace("{col}", name).replace("{row}", "{}")
+                columns[name] = string_column(values[name], path)
+    return columns
+
+
+def records_to_columns(
+    instances: Any, spec: InputSpec, *, check_finite: bool = False
+) -> tuple[dict[str, np.ndarray], int]:
+    """``{"instances": [...]}``'s records as columns, and the row count.
+
+    Raises:
+        InvalidInputError: not a non-empty list of objects, or a field is missing, extra
+            or of the wrong type; the message names ``instances[i].field``.
+    """
+    if type(instances) is not list:
+        raise _bad("instances", "a list of objects", instances)
+    if not instances:
+        raise InvalidInputError("instances: expected at least one instance", field="instances")
+    key_set = spec.key_set
+    for row, record in enumerate(instances):
+        if type(record) is not dict:
+            raise _bad(f"instances[{row}]", "an object", record)
+        if record.keys() != key_set:
+            raise _record_keys_error(row, record, spec)
+    if len(instances) == 1:
+        record = instances[0]
+        values = {name: [record[name]] for name in spec.names}
+    else:
+        values = {name: [record[name] for record in instances] for name in spec.names}
+    columns = build_columns(spec, values, "instances[{row}].{col}", check_finite=check_finite)
+    return columns, len(instances)
+
+
+def _record_keys_error(row: int, record: dict[str, Any], spec: InputSpec) -> InvalidInputError:
+    missing = [n for n in spec.names if n not in record]
+    if missing:
+        return InvalidInputError(
+            f"instances[{row}].{missing[0]}: missing field"
+            + (f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""),
+            field=f"instances[{row}].{missing[0]}",
+            missing=missing,
+        )
+    extra = sorted(set(record) - spec.key_set)
+    return InvalidInputError(
+        f"instances[{row}].{extra[0]}: unknown field; the model takes {', '.join(spec.names)}",
+        field=f"instances[{row}].{extra[0]}",
+        extra=extra,
+    )
+
+
+def tensors_to_columns(
+    inputs: list[InputTensor], spec: InputSpec, *, check_finite: bool = False
+) -> tuple[dict[str, np.ndarray], int]:
+    """V2 input tensors (one per column, shape ``[n]`` or ``[n, 1]``) as columns.
+
+    Raises:
+        InvalidInputError: a tensor is missing, extra, duplicated, of the wrong datatype
+            or shape, or its rows disagree with the others'.
+    """
+    by_name = {item.name: item for item in inputs}
+    if len(by_name) != len(inputs) or by_name.keys() != spec.key_set:
+        raise _inputs_error(inputs, spec)
+    n_rows = -1
+    json_values: dict[str, list[Any]] = {}
+    binary: dict[str, np.ndarray] = {}
+    allowed = spec.datatypes
+    for name, item in by_name.items():
+        shape = item.shape
+        rows = shape[0] if len(shape) == 1 else _rows_of(item)
+        if rows != n_rows:
+            if n_rows != -1:
+                raise InvalidInputError(
+                    f"{name}: shape {shape} has {rows} rows, other inputs have {n_rows}",
+                    field=name,
+                )
+            n_rows = _rows_of(item)
+        if item.datatype not in allowed[name]:
+            raise _datatype_error(item, spec.kinds[name])
+        if item.binary is not None:
+            binary[name] = _binary_column(item, rows)
+            continue
+        data = item.data or []
+        if len(shape) == 2 and data and type(data[0]) is list:  # nested [[v], [v], ...]
+            data = _flatten(item, data)
+        if len(data) != rows:
+            raise InvalidInputError(
+                f"{name}: shape {shape} needs {rows} values, got {len(data)}", field=name
+            )
+        json_values[name] = data
+    if n_rows <= 0:
+        raise InvalidInputError("inputs: expected at least one row", field="inputs")
+    json_spec = InputSpec({n: spec.kinds[n] for n in json_values}) if binary else spec
+    columns = build_columns(json_spec, json_values, "{col}[{row}]", check_finite=check_finite)
+    columns.update(binary)
+    return columns, n_rows
+
+
+def _datatype_error(item: InputTensor, kind: str) -> InvalidInputError:
+    if kind == STRING:
+        expected = "datatype BYTES (a string column)"
+    else:
+        expected = "a numeric datatype (FP64, FP32, INT64, INT32, BOOL)"
+    return InvalidInputError(
+        f"{item.name}: expected {expected}, got {item.datatype}", field=item.name
+    )
+
+
+def _inputs_error(inputs: list[InputTensor], spec: InputSpec) -> InvalidInputError:
+    seen: set[str] = set()
+    for i, item in enumerate(inputs):
+        if item.name in seen:
+            return InvalidInputError(
+                f"inputs[{i}].name: duplicate input {item.name!r}", field=f"inputs[{i}].name"
+            )
+        seen.add(item.name)
+        if item.name not in spec.kinds:
+            return InvalidInputError(
+                f"inputs[{i}].name: unknown input {item.name!r}; "
+                f"the model takes {', '.join(spec.names)}",
+                field=f"inputs[{i}].name",
+            )
+    missing = [n for n in spec.names if n not in seen]
+    return InvalidInputError(
+        f"inputs: missing input {missing[0]!r}"
+        + (f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""),
+        field=f"inputs.{missing[0]}",
+        missing=missing,
+    )
+
+
+def _rows_of(item: InputTensor) -> int:
+    shape = item.shape
+    if len(shape) in (1, 2) and type(shape[0]) is int and shape[0] >= 0 and shape[1:] in ([], [1]):
+        return shape[0]
+    raise InvalidInputError(
+        f"{item.name}.shape: expected [n] or [n, 1], got {_shown(shape)}",
+        field=f"{item.name}.shape",
+    )
+
+
+def _binary_column(item: InputTensor, rows: int) -> np.ndarray:
+    name, raw = item.name, item.binary
+    assert raw is not None
+    if item.datatype == "BYTES":
+        values = decode_bytes_tensor(raw, name)
+        if len(values) != rows:
+            raise InvalidInputError(
+                f"{name}: shape {item.shape} needs {rows} values, got {len(values)}", field=name
+            )
+        return string_column(values, name + "[{}]")
+    dtype = NUMPY_DTYPES[item.datatype]
+    if len(raw) != rows * dtype.itemsize:
+        raise InvalidInputError(
+            f"{name}: {len(raw)} bytes of binary data for {rows} {item.datatype} values",
+            field=name,
+        )
+    array = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(np.float64)
+    if not np.isfinite(array).all():
+        row = int(np.flatnonzero(~np.isfinite(array))[0])
+        raise _bad(f"{name}[{row}]", "a finite number", float(array[row]))
+    return array
+
+
+def _flatten(item: InputTensor, data: list[Any]) -> list[Any]:
+    flat: list[Any] = []
+    for row in data:
+        if type(row) is not list or len(row) != 1:
+            raise _bad(f"{item.name}.data", "rows of one value each", row)
+        flat.extend(row)
+    return flat

@@ -1,0 +1,108 @@
+"""Predictions as the simple protocol's records and as V2 output tensors."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from modelry.data.schema import Task
+from modelry.errors import InvalidInputError
+from modelry.protocol.v1 import RecordPrediction
+from modelry.protocol.v2 import Datatype, OutputTensor, TensorMetadata, tensor
+
+
+class Prediction(Protocol):
+    """What the codecs read of :class:`modelry.serving.runtime.Prediction`.
+
+    (Serving sits above the protocol layer, so the codecs name its shape, not its class.)
+    """
+
+    @property
+    def task(self) -> Task: ...
+    @property
+    def scores(self) -> np.ndarray: ...
+    @property
+    def labels(self) -> np.ndarray | None: ...
+    @property
+    def classes(self) -> list[str] | None: ...
+
+
+def _float_datatype(array: np.ndarray) -> Datatype:
+    return "FP32" if array.dtype == np.float32 else "FP64"
+
+
+def output_tensors(
+    task: Task, n_classes: int, float_type: Datatype = "FP32"
+) -> list[TensorMetadata]:
+    """The V2 output signature of a model of ``task``."""
+    if task is Task.REGRESSION:
+        return [tensor("score", float_type, [-1])]
+    shape = [-1] if task is Task.BINARY else [-1, n_classes]
+    return [tensor("label", "BYTES", [-1]), tensor("probability", float_type, shape)]
+
+
+def prediction_to_tensors(prediction: Prediction, wanted: list[str] | None) -> list[OutputTensor]:
+    """The named output tensors of a prediction, those in ``wanted`` (all when None).
+
+    Raises:
+        InvalidInputError: ``wanted`` names an output the model does not have.
+    """
+    scores = prediction.scores
+    available: dict[str, OutputTensor] = {}
+    if prediction.task is Task.REGRESSION:
+        available["score"] = OutputTensor("score", _float_datatype(scores), scores)
+    else:
+        assert prediction.labels is not None
+        available["label"] = OutputTensor("label", "BYTES", prediction.labels)
+        available["probability"] = OutputTensor("probability", _float_datatype(scores), scores)
+    if wanted is None:
+        return list(available.values())
+    chosen: list[OutputTensor] = []
+    for i, name in enumerate(wanted):
+        if name not in available:
+            raise InvalidInputError(
+                f"outputs[{i}].name: unknown output {name!r}; the model has {', '.join(available)}",
+                field=f"outputs[{i}].name",
+            )
+        chosen.append(available[name])
+    return chosen
+
+
+def prediction_to_records(prediction: Prediction) -> list[RecordPrediction]:
+    """One JSON record per row.
+
+    Binary: ``label``, ``score`` = P(positive class) and both class probabilities.
+    Multi-class: ``label``, ``score`` = the label's probability, every class's.
+    Regression: ``score`` = the predicted value. Scores stay numpy scalars so that
+    orjson prints float32 values short (0.83, not 0.8299999833106995).
+    """
+    scores = prediction.scores
+    if prediction.task is Task.REGRESSION:
+        return [RecordPrediction(score=value) for value in scores]
+    labels = prediction.labels
+    classes = prediction.classes
+    assert labels is not None and classes is not None
+    if prediction.task is Task.BINARY:
+        negative, positive = classes[0], classes[-1]
+        return [
+            RecordPrediction(label=label, score=p, probabilities={negative: 1 - p, positive: p})
+            for label, p in zip(labels.tolist(), scores, strict=True)
+        ]
+    top = scores.max(axis=1)
+    return [
+        RecordPrediction(
+            label=label, score=best, probabilities=dict(zip(classes, row, strict=True))
+        )
+        for label, best, row in zip(labels.tolist(), top, scores, strict=True)
+    ]
+
+
+def relabel_row_error(exc: InvalidInputError, prefix: str) -> InvalidInputError:
+    """An encoder's "column 'age', row 3" error as ``instances[3].age`` (for V1 clients)."""
+    column, row = exc.details.get("column"), exc.details.get("row")
+    if not isinstance(column, str) or not isinstance(row, int):
+        return exc
+    path = f"{prefix}[{row}].{column}"
+    _, _, reason = exc.message.partition(": ")
+    return InvalidInputError(f"{path}: {reason or exc.message}", field=path)

@@ -1,0 +1,87 @@
+"""The simple JSON protocol (KServe v1 style): ``instances`` in, ``predictions`` out.
+
+As with :mod:`modelry.protocol.v2`, the types are ``TypedDict``: free at run time,
+checked by mypy, and the source of the OpenAPI components.
+
+Example:
+    >>> PredictResponse(predictions=[{"label": "yes", "score": 0.83}], model="bank", version=3)
+    {'predictions': [{'label': 'yes', 'score': 0.83}], 'model': 'bank', 'version': 3}
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired
+
+from typing_extensions import TypedDict
+
+
+class PredictRequest(TypedDict):
+    instances: list[dict[str, Any]]
+
+
+class RecordPrediction(TypedDict):
+    label: NotRequired[str]
+    score: float
+    probabilities: NotRequired[dict[str, float]]
+
+
+class PredictResponse(TypedDict):
+    predictions: list[RecordPrediction]
+    model: str
+    version: int
+
+
+class ModelVersionInfo(TypedDict):
+    version: int
+    aliases: list[str]
+    task: str
+    loaded: bool
+
+
+class ModelSummary(TypedDict):
+    name: str
+    served_version: int | None
+    latest_version: int
+    aliases: dict[str, int]
+    loaded_versions: list[int]
+
+
+class ModelList(TypedDict):
+    models: list[ModelSummary]
+
+
+class ModelDetail(TypedDict):
+    name: str
+    served_version: int | None
+    aliases: dict[str, int]
+    versions: list[ModelVersionInfo]
+    task: NotRequired[str]
+    classes: NotRequired[list[str] | None]
+    inputs: NotRequired[dict[str, str]]
+
+
+class AliasRequest(TypedDict):
+    version: int
+
+
+class AliasResponse(TypedDict):
+    name: str
+    alias: str
+    version: int
+    previous: int | None
+
+
+class ErrorResponse(TypedDict):
+    error: str
+
+
+SCHEMA_TYPES: dict[str, Any] = {
+    "PredictRequest": PredictRequest,
+    "PredictResponse": PredictResponse,
+    "ModelList": ModelList,
+    "ModelDetail": ModelDetail,
+    "AliasRequest": AliasRequest,
+    "AliasResponse": AliasResponse,
+    "ErrorResponse": ErrorResponse,
+}
+"""The messages the OpenAPI document describes (see :mod:`modelry.protocol.schemas`)."""

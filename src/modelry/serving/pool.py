@@ -1,0 +1,313 @@
+"""Loaded models by name, version and alias, swapped in as the registry changes.
+
+The pool answers one question on the request path, cheaply: which loaded model
+serves ``name`` at ``ref`` (``None`` for the default: the ``production`` alias if
+set, else the newest version; a number; or an alias)? That is one dict lookup.
+Everything slow (asking the registry, building an onnxruntime session) happens
+off the event loop in a thread, and only the event loop thread mutates the pool,
+so its maps need no locks.
+
+Hot swap: :meth:`ModelPool.refresh` runs about once a second; when the registry's
+revision moved, it resolves every route again, loads the versions it now needs
+*first*, then replaces the route map in one assignment. A version no route
+points at any more is retired: unloaded as soon as its last in-flight request
+finishes, so no request ever meets an unloaded model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from modelry.data.schema import Task
+from modelry.errors import ConfigError, ModelryError, NotFoundError
+from modelry.protocol.codecs import InputSpec
+from modelry.registry.store import validate_name
+from modelry.serving.batching import Batcher, BatchObserver, BatchPolicy, predict_alone
+from modelry.serving.runtime import Prediction, TabularRuntime
+
+log = logging.getLogger(__name__)
+
+Route = tuple[str, str | None]
+"""(model name, version reference as the client wrote it; None for the default)."""
+
+
+class VersionInfo(Protocol):
+    """What the pool reads of a registry version (``modelry.registry.store.ModelVersion``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def path(self) -> Any: ...
+
+
+class ModelSource(Protocol):
+    """The registry as the pool uses it (``modelry.registry.store.Registry``)."""
+
+    def get(self, name: str, ref: str | int | None = None) -> Any: ...
+    def revision(self) -> int: ...
+
+
+RuntimeFactory = Callable[[VersionInfo], TabularRuntime]
+
+
+def tabular_runtime(entry: VersionInfo) -> TabularRuntime:
+    """The default factory: a :class:`TabularRuntime` on the version's directory."""
+    return TabularRuntime(entry.path, name=entry.name, version=entry.version)
+
+
+@dataclass(eq=False)
+class Served:
+    """One loaded model version and what the request path needs of it."""
+
+    runtime: TabularRuntime
+    spec: InputSpec
+    task: Task
+    classes: list[str] | None
+    batcher: Batcher | None
+    policy: BatchPolicy
+    observer: BatchObserver | None
+    inflight: int = 0
+    retired: bool = field(default=False)
+
+    @property
+    def name(self) -> str:
+        return self.runtime.name
+
+    @property
+    def version(self) -> int:
+        return self.runtime.version
+
+    async def predict(self, columns: Mapping[str, Any], n_rows: int) -> Prediction:
+        """Predict through the batcher (when batching) or alone; retire-safe."""
+        self.inflight += 1
+        try:
+            if self.batcher is not None and n_rows < self.policy.max_batch_size:
+                return await self.batcher.submit(columns, n_rows)
+            return await predict_alone(
+                self.runtime.predict, columns, n_rows, self.policy, self._observe
+            )
+        finally:
+            self.inflight -= 1
+            if self.retired and self.inflight == 0:
+                self._release()
+
+    def _observe(self, rows: int, requests: int) -> None:
+        if self.observer is not None:
+            self.observer.observe_batch(self.name, self.version, rows, requests)
+
+    def retire(self) -> None:
+        """Stop taking new requests; unload once the in-flight ones are done."""
+        self.retired = True
+        if self.inflight == 0:
+            self._release()
+
+    def _release(self) -> None:
+        if not self.runtime.ready:
+            return  # released already
+        if self.batcher is not None:
+            self.batcher.close()
+        self.runtime.unload()
+        log.info("unloaded %s:%s", self.name, self.version)
+
+
+class ModelPool:
+    """Loaded runtimes by (name, version) and the routes that pick them.
+
+    Args:
+        source: The registry.
+        names: Serve only these models (None: every model in the registry).
+        policy: Batching policy by default; ``policies`` overrides it per model name.
+        observer: Told every predict call's row and request count (for metrics).
+        factory: Builds a runtime for a registry version.
+    """
+
+    def __init__(
+        self,
+        source: ModelSource,
+        *,
+        names: Iterable[str] | None = None,
+        policy: BatchPolicy | None = None,
+        policies: Mapping[str, BatchPolicy] | None = None,
+        observer: BatchObserver | None = None,
+        factory: RuntimeFactory = tabular_runtime,
+    ) -> None:
+        self.source = source
+        self.names = sorted(set(names)) if names is not None else None
+        self.policy = policy or BatchPolicy()
+        self.policies = dict(policies or {})
+        self.observer = observer
+        self.factory = factory
+        self.routes: dict[Route, Served] = {}
+        self.loaded: dict[tuple[str, int], Served] = {}
+        self.held: set[str] = set()  # unloaded by an operator: not served until loaded again
+        self.revision: int | None = None
+        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
+        self._refresh_lock: asyncio.Lock | None = None
+
+    # -- the request path -----------------------------------------------------------
+
+    def lookup(self, name: str, ref: str | None) -> Served | None:
+        """The model serving this route if it is loaded: one dict lookup."""
+        return self.routes.get((name, ref))
+
+    async def get(self, name: str, ref: str | None) -> Served:
+        """The model serving this route, resolving and loading it if needed.
+
+        Raises:
+            NotFoundError: unknown or unserved model, version or alias (names what exists).
+        """
+        served = self.routes.get((name, ref))
+        if served is not None:
+            return served
+        self.check_served(name)
+        try:
+            entry = await asyncio.to_thread(self.source.get, name, ref)
+        except ConfigError as exc:  # a reference no version could ever have
+            raise NotFoundError(exc.message, model=name) from exc
+        served = await self._ensure_loaded(entry)
+        if name not in self.held:
+            self.routes = {**self.routes, (name, ref): served}
+        return served
+
+    def check_served(self, name: str) -> None:
+        """Raise NotFoundError unless ``name`` is a name this pool may serve."""
+        try:
+            validate_name(name)
+        except ConfigError as exc:
+            raise NotFoundError(f"no model named {name!r}: {exc.message}", model=name) from exc
+        if self.names is not None and name not in self.names:
+            raise NotFoundError(
+                f"model {name!r} is not served here; served: {', '.join(self.names)}",
+                model=name,
+            )
+        if name in self.held:
+            raise NotFoundError(
+                f"model {name!r} is unloaded; POST /v2/repository/models/{name}/load to serve it",
+                model=name,
+            )
+
+    async def _ensure_loaded(self, entry: VersionInfo) -> Served:
+        key = (entry.name, entry.version)
+        served = self.loaded.get(key)
+        if served is not None:
+            return served
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            served = self.loaded.get(key)
+            if served is None:
+                served = await asyncio.to_thread(self._load, entry)
+                self.loaded = {**self.loaded, key: served}
+        return served
+
+    def _load(self, entry: VersionInfo) -> Served:
+        runtime = self.factory(entry)
+        runtime.load()
+        policy = self.policies.get(entry.name, self.policy)
+        served = Served(
+            runtime=runtime,
+            spec=InputSpec(runtime.input_kinds()),
+            task=runtime.task,
+            classes=runtime.schema_classes,
+            batcher=None,
+            policy=policy,
+            observer=self.observer,
+        )
+        if policy.enabled:
+            served.batcher = Batcher(runtime.predict, policy, served._observe)
+        log.info("loaded %s:%s", entry.name, entry.version)
+        return served
+
+    # -- keeping up with the registry -----------------------------------------------
+
+    async def start(self, *, eager: bool) -> None:
+        """Note the registry's revision; with ``eager``, load every served model now."""
+        self.revision = await asyncio.to_thread(self.source.revision)
+        if eager:
+            for name in self.names if self.names is not None else await self._all_names():
+                try:
+                    await self.get(name, None)
+                except ModelryError as exc:
+                    log.warning("cannot load %s at start: %s", name, exc)
+
+    async def _all_names(self) -> list[str]:
+        list_models = getattr(self.source, "list_models", None)
+        if list_models is None:
+            return []
+        summaries = await asyncio.to_thread(list_models)
+        return [s.name for s in summaries]
+
+    async def refresh(self, *, force: bool = False) -> bool:
+        """Re-resolve every route if the registry changed; True when something moved.
+
+        New versions are loaded before the route map is replaced, in one
+        assignment; versions no route uses any more are retired.
+        """
+        async with self._lock_refresh():
+            revision = await asyncio.to_thread(self.source.revision)
+            if not force and revision == self.revision:
+                return False
+            self.revision = revision
+            routes: dict[Route, Served] = {}
+            for route, current in list(self.routes.items()):
+                try:
+                    entry = await asyncio.to_thread(self.source.get, *route)
+                except NotFoundError:
+                    continue  # deleted: the route goes, a later request gets a 404
+                except ModelryError as exc:
+                    log.warning("keeping %s:%s after a registry error: %s", *route, exc)
+                    routes[route] = current
+                    continue
+                if (entry.name, entry.version) == (current.name, current.version):
+                    routes[route] = current
+                else:
+                    routes[route] = await self._ensure_loaded(entry)
+            # A request may have added a route while we awaited; keep those too.
+            for route, served in self.routes.items():
+                routes.setdefault(route, served)
+            changed = routes != self.routes
+            self.routes = routes
+            self._retire_unrouted()
+            return changed
+
+    def _lock_refresh(self) -> asyncio.Lock:
+        if self._refresh_lock is None:
+            self._refresh_lock = asyncio.Lock()
+        return self._refresh_lock
+
+    def _retire_unrouted(self) -> None:
+        used = {id(s) for s in self.routes.values()}
+        keep: dict[tuple[str, int], Served] = {}
+        for key, served in self.loaded.items():
+            if id(served) in used:
+                keep[key] = served
+            else:
+                served.retire()
+        self.loaded = keep
+
+    # -- operator actions -----------------------------------------------------------
+
+    async def load(self, name: str) -> Served:
+        """Serve ``name`` again (after :meth:`unload`) and load its default version."""
+        self.held.discard(name)
+        return await self.get(name, None)
+
+    async def unload(self, name: str) -> list[int]:
+        """Stop serving ``name``: drop its routes, retire its versions; returns them."""
+        self.check_served(name)
+        async with self._lock_refresh():  # never retire what a refresh is about to route
+            self.held.add(name)
+            self.routes = {r: s for r, s in self.routes.items() if r[0] != name}
+            versions = sorted(v for (n, v) in self.loaded if n == name)
+            self._retire_unrouted()
+        return versions
+
+    def close(self) -> None:
+        """Unload everything (at shutdown)."""
+        self.routes = {}
+        self._retire_unrouted()

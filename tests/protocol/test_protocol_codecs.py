@@ -1,0 +1,161 @@
+"""Records and tensors to columns; predictions to records and tensors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelry.data.schema import Task
+from modelry.errors import InvalidInputError
+from modelry.protocol.codecs import InputSpec, records_to_columns, tensors_to_columns
+from modelry.protocol.predictions import (
+    output_tensors,
+    prediction_to_records,
+    prediction_to_tensors,
+    relabel_row_error,
+)
+from modelry.protocol.v2 import InputTensor
+
+SPEC = InputSpec({"age": "number", "job": "string", "score": "number"})
+
+
+def test_records_become_typed_columns() -> None:
+    rows = [
+        {"age": 41, "job": "admin.", "score": 0.5},
+        {"age": 30.5, "job": None, "score": None},
+        {"age": True, "job": 7, "score": 2},
+    ]
+    columns, n = records_to_columns(rows, SPEC)
+    assert n == 3
+    assert columns["age"].dtype == np.float64 and columns["age"].tolist() == [41, 30.5, 1.0]
+    assert columns["job"].dtype == object and columns["job"].tolist() == ["admin.", None, 7]
+    assert np.isnan(columns["score"][1])
+    assert all(c.flags.c_contiguous and c.shape == (3,) for c in columns.values())
+
+
+def test_the_fast_path_gives_contiguous_views() -> None:
+    columns, _ = records_to_columns([{"age": 1, "job": "a", "score": 2}] * 4, SPEC)
+    assert columns["age"].tolist() == [1.0] * 4 and columns["score"].tolist() == [2.0] * 4
+    assert columns["job"].tolist() == ["a"] * 4
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            [{"age": "abc", "job": "a", "score": 1}],
+            "instances[0].age: expected a number, got 'abc'",
+        ),
+        (
+            [{"age": 1, "job": "a", "score": 1}, {"age": 1, "job": {}, "score": 1}],
+            "instances[1].job",
+        ),
+        ([{"age": 1, "job": "a"}], "instances[0].score: missing field"),
+        ([{"age": 1, "job": "a", "score": 1, "x": 0}], "instances[0].x: unknown field"),
+        ([], "instances: expected at least one instance"),
+        ("rows", "instances: expected a list of objects"),
+        ([[1, 2, 3]], "instances[0]: expected an object"),
+    ],
+)
+def test_record_errors(rows: Any, message: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        records_to_columns(rows, SPEC)
+    assert info.value.message.startswith(message)
+    assert info.value.status_code == 422
+
+
+def test_non_finite_values_only_from_the_lenient_parser() -> None:
+    rows = [{"age": 1.0, "job": "a", "score": float("inf")}]
+    with pytest.raises(InvalidInputError, match=r"instances\[0\].score: expected a finite"):
+        records_to_columns(rows, SPEC, check_finite=True)
+    rows = [{"age": 1.0, "job": float("nan"), "score": 1}]
+    with pytest.raises(InvalidInputError, match=r"instances\[0\].job"):
+        records_to_columns(rows, SPEC, check_finite=True)
+
+
+def tensor(
+    name: str, datatype: str, data: list[Any], shape: list[int] | None = None
+) -> InputTensor:
+    return InputTensor(name, datatype, shape or [len(data)], data)
+
+
+def test_tensors_become_columns() -> None:
+    inputs = [
+        tensor("job", "BYTES", ["a", "b"]),
+        tensor("age", "INT64", [[1], [2]], [2, 1]),
+        InputTensor("score", "FP32", [2], None, np.array([0.5, 1.5], np.float32).tobytes()),
+    ]
+    columns, n = tensors_to_columns(inputs, SPEC)
+    assert n == 2
+    assert columns["age"].tolist() == [1.0, 2.0] and columns["score"].tolist() == [0.5, 1.5]
+    assert columns["job"].tolist() == ["a", "b"]
+
+
+def test_empty_tensors_are_refused() -> None:
+    inputs = [tensor("job", "BYTES", []), tensor("age", "FP64", []), tensor("score", "FP64", [])]
+    with pytest.raises(InvalidInputError, match="at least one row"):
+        tensors_to_columns(inputs, SPEC)
+
+
+@dataclass
+class Pred:
+    task: Task
+    scores: np.ndarray
+    labels: np.ndarray | None
+    classes: list[str] | None
+
+
+def test_binary_records_and_tensors() -> None:
+    pred = Pred(
+        Task.BINARY,
+        np.array([0.83, 0.1], np.float32),
+        np.array(["yes", "no"], object),
+        ["no", "yes"],
+    )
+    records = prediction_to_records(pred)
+    assert records[0]["label"] == "yes" and records[0]["score"] == np.float32(0.83)
+    assert records[0]["probabilities"] == {
+        "no": np.float32(1) - np.float32(0.83),
+        "yes": np.float32(0.83),
+    }
+    names = [t.name for t in prediction_to_tensors(pred, None)]
+    assert names == ["label", "probability"]
+    [only] = prediction_to_tensors(pred, ["probability"])
+    assert only.datatype == "FP32" and only.array.shape == (2,)
+    with pytest.raises(InvalidInputError, match=r"outputs\[0\].name: unknown output 'score'"):
+        prediction_to_tensors(pred, ["score"])
+
+
+def test_multiclass_and_regression_records() -> None:
+    scores = np.array([[0.2, 0.5, 0.3]], np.float64)
+    pred = Pred(Task.MULTICLASS, scores, np.array(["b"], object), ["a", "b", "c"])
+    [record] = prediction_to_records(pred)
+    assert record["label"] == "b" and record["score"] == 0.5
+    assert record["probabilities"] == {"a": 0.2, "b": 0.5, "c": 0.3}
+    assert prediction_to_tensors(pred, None)[1].datatype == "FP64"
+    reg = Pred(Task.REGRESSION, np.array([3.5], np.float32), None, None)
+    assert prediction_to_records(reg) == [{"score": np.float32(3.5)}]
+    assert [t.name for t in prediction_to_tensors(reg, None)] == ["score"]
+
+
+def test_output_signatures() -> None:
+    assert [t["shape"] for t in output_tensors(Task.MULTICLASS, 4)] == [[-1], [-1, 4]]
+    assert output_tensors(Task.REGRESSION, 0) == [
+        {"name": "score", "datatype": "FP32", "shape": [-1]}
+    ]
+    assert SPEC.tensors()[1] == {"name": "job", "datatype": "BYTES", "shape": [-1]}
+
+
+def test_encoder_errors_are_relabelled() -> None:
+    exc = InvalidInputError("column 'job', row 3: 'x' is not a category", column="job", row=3)
+    assert relabel_row_error(exc, "instances").message == "instances[3].job: 'x' is not a category"
+    other = InvalidInputError("something else")
+    assert relabel_row_error(other, "instances") is other
+
+
+def test_unknown_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown kind"):
+        InputSpec({"a": "date"})

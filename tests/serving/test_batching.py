@@ -1,0 +1,105 @@
+"""Adaptive batching: joined predict calls, answers kept apart, errors kept to their sender."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelry.data.schema import Task
+from modelry.errors import InvalidInputError
+from modelry.serving.batching import Batcher, BatchPolicy, predict_alone
+from modelry.serving.runtime import Prediction
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Model:
+    """score = 2·x; refuses x < 0 the way an encoder refuses a value (row-numbered)."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def predict(self, columns: Mapping[str, Any]) -> Prediction:
+        x = np.asarray(columns["x"], dtype=np.float64)
+        if (x < 0).any():
+            row = int(np.flatnonzero(x < 0)[0])
+            raise InvalidInputError(f"column 'x', row {row}: negative", column="x", row=row)
+        self.calls.append(len(x))
+        labels = np.where(x > 0, "pos", "neg").astype(object)
+        return Prediction(Task.BINARY, 2 * x, labels, ["neg", "pos"])
+
+
+async def test_concurrent_requests_share_calls_and_get_their_own_rows() -> None:
+    model, seen = Model(), []
+    batcher = Batcher(model.predict, BatchPolicy(True, 8, 5.0), lambda r, q: seen.append((r, q)))
+
+    async def one(i: int) -> None:
+        rows = 1 + i % 3
+        x = np.arange(rows, dtype=np.float64) + 100 * i
+        prediction = await batcher.submit({"x": x}, rows)
+        assert prediction.scores.tolist() == (2 * x).tolist()
+        assert prediction.labels is not None and len(prediction.labels) == rows
+
+    await asyncio.gather(*(one(i) for i in range(30)))
+    assert sum(model.calls) == sum(1 + i % 3 for i in range(30))
+    assert len(model.calls) < 30 and max(model.calls) <= 8
+    assert sum(q for _, q in seen) == 30
+    batcher.close()
+
+
+async def test_a_refused_value_fails_only_its_sender_with_its_own_row() -> None:
+    model = Model()
+    batcher = Batcher(model.predict, BatchPolicy(True, 64, 5.0), lambda r, q: None)
+    good = [batcher.submit({"x": np.array([1.0, 2.0])}, 2) for _ in range(3)]
+    bad = batcher.submit({"x": np.array([3.0, -1.0])}, 2)
+    results = await asyncio.gather(*good, bad, return_exceptions=True)
+    assert [r.scores.tolist() for r in results[:3]] == [[2.0, 4.0]] * 3  # type: ignore[union-attr]
+    error = results[3]
+    assert isinstance(error, InvalidInputError) and error.details["row"] == 1
+    batcher.close()
+
+
+async def test_an_unexpected_error_reaches_every_sender_and_the_worker_survives() -> None:
+    calls = 0
+
+    def flaky(columns: Mapping[str, Any]) -> Prediction:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("boom")
+        return Model().predict(columns)
+
+    batcher = Batcher(flaky, BatchPolicy(True, 64, 1.0), lambda r, q: None)
+    first = await asyncio.gather(
+        *(batcher.submit({"x": np.array([1.0])}, 1) for _ in range(2)), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in first)
+    again = await batcher.submit({"x": np.array([1.0])}, 1)
+    assert again.scores.tolist() == [2.0]
+    batcher.close()
+
+
+async def test_zero_wait_still_batches_what_queued_together() -> None:
+    model = Model()
+    batcher = Batcher(model.predict, BatchPolicy(True, 64, 0.0), lambda r, q: None)
+    await asyncio.gather(*(batcher.submit({"x": np.array([float(i)])}, 1) for i in range(10)))
+    assert model.calls == [10]
+    batcher.close()
+
+
+async def test_large_predicts_run_in_a_thread() -> None:
+    model, seen = Model(), []
+    policy = BatchPolicy(offload_rows=4)
+    out = await predict_alone(
+        model.predict, {"x": np.ones(5)}, 5, policy, lambda r, q: seen.append(r)
+    )
+    assert out.scores.tolist() == [2.0] * 5 and seen == [5]
