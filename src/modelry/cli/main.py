@@ -13,6 +13,7 @@ import typer
 
 from modelry import __version__
 from modelry.cli import console
+from modelry.cli.audit import audit_command
 from modelry.cli.data import inspect_command
 from modelry.cli.demo import demo_command
 from modelry.cli.models import models_app
@@ -52,6 +53,7 @@ app.command("inspect")(inspect_command)
 app.command("predict")(predict_command)
 app.command("serve")(serve_command)
 app.command("demo")(demo_command)
+app.command("audit")(audit_command)
 app.add_typer(models_app, name="models")
 
 

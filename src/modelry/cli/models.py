@@ -74,7 +74,9 @@ def show(
         console.print_json(doc)
         return
     aliases = ", ".join(version.aliases) or "–"
-    console.out.print(f"[bold]{version.name}:{version.version}[/]  {version.task}  aliases: {aliases}")
+    console.out.print(
+        f"[bold]{version.name}:{version.version}[/]  {version.task}  aliases: {aliases}"
+    )
     console.out.print(
         f"created {version.created_at} by {version.created_by}\npath    {version.path}",
         highlight=False,

@@ -108,6 +108,14 @@ def train_command(
             rich_help_panel=DATA,
         ),
     ] = None,
+    fairness: Annotated[
+        str | None,
+        Opt(
+            help="Group decision thresholds on the first --sensitive column: none, "
+            "demographic_parity or equalized_odds (fitted on the validation split).",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
     task: Annotated[
         str | None,
         Opt(help="binary, multiclass or regression (inferred by default).", rich_help_panel=DATA),
@@ -223,6 +231,7 @@ def train_command(
         "data.missing_values": _csv(missing_values, "missing-values"),
         "data.drop_missing_rows": drop_missing_rows,
         "data.task": task,
+        "data.fairness": fairness,
         "data.positive": positive,
         "data.valid_fraction": valid_fraction,
         "data.test_fraction": test_fraction,

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from modelry.data.schema import ColumnType, Task
 from modelry.errors import ConfigError
@@ -21,6 +28,7 @@ LossName = Literal["auto", "mse", "huber", "bce", "cross_entropy"]
 OptimizerName = Literal["gd", "sgd", "momentum", "nesterov", "adam", "adamw"]
 Schedule = Literal["none", "step", "cosine", "plateau"]
 Balance = Literal["none", "weights", "oversample"]
+Fairness = Literal["none", "demographic_parity", "equalized_odds"]
 
 
 class _Strict(BaseModel):
@@ -43,6 +51,17 @@ class DataConfig(_Strict):
     test_fraction: float = Field(default=0.15, gt=0, lt=0.5)
     time_order: bool = Field(default=False, description="Hold out the last rows, in file order.")
     split_by: str | None = Field(default=None, description="Keep each value's rows in one split.")
+    fairness: Fairness = Field(
+        default="none",
+        description="Group thresholds on the first sensitive column, fitted on the validation "
+        "split; applied when a request carries that column (see modelry.audit.mitigation).",
+    )
+
+    @model_validator(mode="after")
+    def _fairness_needs_sensitive(self) -> DataConfig:
+        if self.fairness != "none" and not self.sensitive:
+            raise ValueError(f"fairness {self.fairness!r} needs a sensitive column (--sensitive)")
+        return self
 
 
 class ModelConfig(_Strict):

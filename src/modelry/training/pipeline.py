@@ -8,6 +8,7 @@ Nothing reaches the registry unless every step succeeded.
 from __future__ import annotations
 
 import getpass
+import json
 import platform
 import re
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 import modelry
+from modelry.audit.mitigation import training_fairness
 from modelry.data.clean import CleanReport, clean, encode_target, normalise_missing
 from modelry.data.columns import Columns
 from modelry.data.infer import infer_schema, leakage_warnings
@@ -26,8 +28,11 @@ from modelry.data.schema import Role, Schema, Task
 from modelry.data.sources import fingerprint, read_table, to_columns
 from modelry.data.split import Split, split_rows
 from modelry.errors import ConfigError
+from modelry.explain.attributions import reference_inputs
+from modelry.explain.importance import importance_files
 from modelry.features.preprocessor import Encoded, Preprocessor, default_features
 from modelry.nn.modules import TabularNet
+from modelry.registry.card import build_card
 from modelry.registry.store import ModelVersion, Registry
 from modelry.serving.runtime import (
     MODEL_FILE,
@@ -153,13 +158,17 @@ def train_model(
     started = time.perf_counter()
 
     stage("reading and inferring the schema")
-    schema, columns, y, split, report, warnings, _ = prepare(config, data_path)
+    schema, columns, y, split, report, warnings, frame = prepare(config, data_path)
     task = schema.task
     assert task is not None
+    if config.data.fairness != "none" and task is not Task.BINARY:  # fairness hook
+        raise ConfigError(f"--fairness needs a binary target; {schema.target!r} is {task.value}")
 
     stage("fitting the preprocessing")
     features = default_features(schema, config.features)
-    preprocessor = Preprocessor(features=features).fit(_take(columns, split.train))
+    preprocessor = Preprocessor(features=features, missing_values=schema.missing_values).fit(
+        _take(columns, split.train)
+    )
     encoded = preprocessor.transform(columns)
     train_data = _data(encoded, y, split.train)
     valid_data = _data(encoded, y, split.valid)
@@ -208,6 +217,8 @@ def train_model(
     stage("exporting and verifying the artifact")
     onnx_bytes = to_onnx(net.eval(), task, encoded.dense.shape[1], encoded.codes.shape[1])
     train_seconds = time.perf_counter() - started
+    test_columns = _take(columns, split.test)
+    explained = importance_files(onnx_bytes, preprocessor, task, test_columns, test_data.y)
     network = {
         "task": task.value,
         "n_dense": int(encoded.dense.shape[1]),
@@ -216,6 +227,7 @@ def train_model(
         "model": config.model.model_dump(mode="json"),
         "threshold": 0.5,
         "inputs": ["dense", "codes"] if encoded.codes.shape[1] else ["dense"],
+        **reference_inputs(net, train_data.dense, train_data.codes),
     }
     metrics_doc = {
         "task": task.value,
@@ -237,6 +249,41 @@ def train_model(
         "created_by": getpass.getuser(),
         "platform": platform.platform(),
     }
+    # -- fairness hook: audit the test rows, group thresholds if asked; the model card --------
+    fair = None
+    if task is Task.BINARY:
+        sensitive: Columns = {**to_columns(frame, [c.name for c in schema.by_role(Role.SENSITIVE)])}
+        fair = training_fairness(
+            config.data.fairness,
+            valid=(outputs["valid"], valid_data.y, _take(sensitive, split.valid)),
+            test=(outputs["test"], test_data.y, _take(sensitive, split.test)),
+        )
+        if fair.group_thresholds:
+            network["group_thresholds"] = fair.group_thresholds
+        if fair.metrics:
+            metrics_doc["fairness"] = fair.metrics
+    card_md, card_doc = build_card(
+        {
+            "name": name,
+            "task": task.value,
+            "target": schema.target,
+            "classes": schema.classes,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "created_by": lineage["created_by"],
+            "data": lineage["data"],
+            "rows": metrics_doc["rows"],
+            "schema": schema.model_dump(mode="json"),
+            "primary_metric": metric_name,
+            "metrics": metrics,
+            "baseline": base_metrics,
+            "importance": json.loads(explained.get("importance.json", b"null")),
+            "fairness": fair.audit if fair else None,
+            "mitigation": fair.metrics if fair else None,
+            "warnings": warnings,
+            "time_order": config.data.time_order,
+        }
+    )
+    # -- end of the fairness hook --------------------------------------------------------------
     with registry.new_artifact() as writer:
         writer.write_bytes(MODEL_FILE, onnx_bytes)
         writer.write_bytes("weights.safetensors", to_safetensors(net))
@@ -247,8 +294,12 @@ def train_model(
         writer.write_json("metrics.json", metrics_doc)
         writer.write_json("lineage.json", lineage)
         writer.write_json("warnings.json", warnings)
+        writer.write_text("card.md", card_md)
+        writer.write_json("card.json", card_doc)
         for file_name, png in plots.items():
             writer.write_bytes(f"plots/{file_name}", png)
+        for file_name, data in explained.items():
+            writer.write_bytes(file_name, data)
         staged = writer.finish({"name": name, "task": task.value})
         _verify_served(staged, name, columns, split.test, outputs["test"])
         version = registry.register(

@@ -1,0 +1,133 @@
+"""``modelry audit`` end to end on a model trained by the pipeline on biased data."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import typer
+
+from modelry.cli import main as cli_main
+from modelry.cli.audit import audit_command
+from modelry.cli.models import models_app
+from modelry.training.pipeline import TrainOutcome
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run(
+    biased_model: tuple[TrainOutcome, Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):  # type: ignore[no-untyped-def]
+    """The real entry point's error boundary, over an app that has ``audit`` registered."""
+    _, home, _ = biased_model
+    app = typer.Typer(pretty_exceptions_enable=False)
+    app.command("audit")(audit_command)
+    app.add_typer(models_app, name="models")
+    monkeypatch.setattr(cli_main, "app", app)
+    monkeypatch.setenv("MODELRY_HOME", str(home))
+    monkeypatch.delenv("MODELRY_DEBUG", raising=False)
+    monkeypatch.delenv("MODELRY_REGISTRY_URL", raising=False)
+
+    def invoke(*args: str) -> Result:
+        monkeypatch.setattr(sys, "argv", ["modelry", *args])
+        capsys.readouterr()
+        code = 0
+        try:
+            cli_main.main()
+        except SystemExit as exc:
+            code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke
+
+
+def test_audit_writes_the_report_and_prints_json(
+    run, biased_model: tuple[TrainOutcome, Path, Path], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    _, _, data = biased_model
+    out = tmp_path / "report"
+    result = run("audit", "hiring", str(data), "-o", str(out), "--json")
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    gender = next(a for a in doc["attributes"] if a["attribute"] == "gender")
+    groups = {g["group"]: g for g in gender["groups"]}
+    assert {"F", "M", "unknown"} <= set(groups)
+    assert all("impact_ratio" in g for g in groups.values())
+    assert groups["unknown"]["size"] > 0 and groups["F"]["tpr"] is not None
+    # Trained with demographic parity; the data carries gender: group thresholds apply.
+    assert doc["model"]["group_thresholds"]["gender"]
+    # F has its own threshold; "unknown" had too few validation rows and keeps the base one.
+    assert groups["F"]["impact_ratio"] > 0.8 and not groups["F"]["below_four_fifths"]
+    assert {p.name for p in out.iterdir()} == {"report.md", "report.json", "selection-gender.png"}
+    markdown = (out / "report.md").read_text()
+    assert "| group |" in markdown and "impact ratio" in markdown
+    assert (out / "selection-gender.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_one_threshold_for_all_shows_the_unmitigated_bias(
+    run,
+    biased_model: tuple[TrainOutcome, Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # type: ignore[no-untyped-def]
+    _, _, data = biased_model
+    monkeypatch.chdir(tmp_path)
+    result = run("audit", "hiring:1", str(data), "--threshold", "0.5", "--sensitive", "gender")
+    assert result.code == 0, result.err
+    assert "impact ratio" in result.out and "< 0.8" in result.out
+    report = json.loads((tmp_path / "audit-hiring-v1" / "report.json").read_text())
+    gender = report["attributes"][0]
+    assert "F" in gender["four_fifths_violations"]
+    assert report["model"]["group_thresholds"] is None
+
+
+def test_without_the_target_outcome_metrics_are_skipped(
+    run, biased_model: tuple[TrainOutcome, Path, Path], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    _, _, data = biased_model
+    lines = data.read_text().splitlines()
+    unlabelled = tmp_path / "unlabelled.csv"
+    unlabelled.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n")
+    result = run("audit", "hiring", str(unlabelled), "-o", str(tmp_path / "r"), "--json")
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert not doc["outcome"] and any("hired" in note for note in doc["notes"])
+    assert doc["attributes"][0]["groups"][0]["tpr"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("audit", "nobody", "DATA"), "no model named 'nobody'"),
+        (("audit", "hiring", "DATA", "--sensitive", "race"), "'race' not in"),
+        (("audit", "hiring", "missing.csv"), "missing.csv"),
+    ],
+)
+def test_bad_input_is_one_line(
+    run, biased_model: tuple[TrainOutcome, Path, Path], args: tuple[str, ...], message: str
+) -> None:  # type: ignore[no-untyped-def]
+    _, _, data = biased_model
+    result = run(*[str(data) if a == "DATA" else a for a in args])
+    assert result.code == 1
+    assert message in result.err and "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_models_show_card(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("models", "show", "hiring", "--card")
+    assert result.code == 0, result.err
+    assert "# Model card: hiring" in result.out and "## Fairness" in result.out
+    doc = json.loads(run("models", "show", "hiring", "--card", "--json").out)
+    assert doc["fairness"]["mitigation"]["constraint"] == "demographic_parity"
