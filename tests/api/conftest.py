@@ -45,7 +45,7 @@ def _write_tables(folder: Path) -> None:
 
 def _train(home: Path) -> None:
     from modelry.training.config import TrainConfig
-    from modelry.training.pipeline import train_model
+    from modelry.pipeline import train_model
 
     data = home / "data"
     data.mkdir(parents=True)

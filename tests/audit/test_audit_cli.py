@@ -13,7 +13,7 @@ import typer
 from modelry.cli import main as cli_main
 from modelry.cli.audit import audit_command
 from modelry.cli.models import models_app
-from modelry.training.pipeline import TrainOutcome
+from modelry.pipeline import TrainOutcome
 
 
 @dataclass

@@ -13,7 +13,7 @@ from modelry.data.sources import read_table
 from modelry.serving.runtime import TabularRuntime
 from modelry.settings import Settings
 from modelry.training.config import TrainConfig
-from modelry.training.pipeline import train_model
+from modelry.pipeline import train_model
 
 pytestmark = pytest.mark.realdata
 

@@ -15,7 +15,7 @@ import numpy as np
 from modelry.data.schema import Task
 from modelry.settings import Settings
 from modelry.training.config import TrainConfig
-from modelry.training.pipeline import TrainOutcome, train_model
+from modelry.pipeline import TrainOutcome, train_model
 
 NOISE = ["x3", "c_noise", "city"]
 FEATURES = ["x1", "x2", "x3", "c_noise", "city"]

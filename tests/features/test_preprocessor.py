@@ -280,3 +280,19 @@ def test_default_features_overrides() -> None:
     for name in ("gender", "y", "nope"):
         with pytest.raises(ConfigError, match=f"'{name}'"):
             default_features(schema(), [NumericFeature(name=name)])
+
+
+def test_configured_missing_tokens_are_missing_at_fit_and_at_predict() -> None:
+    from modelry.data.columns import Coded
+
+    job = np.array(["a", "unknown", "b", "a", "unknown", "b"] * 5, dtype=object)
+    pre = Preprocessor(
+        features=[CategoricalFeature(name="job", min_frequency=1)], missing_values=["unknown"]
+    ).fit({"job": job})
+    assert "job=unknown" not in pre.dense_names_ and "job=__missing__" in pre.dense_names_
+    again = Preprocessor.from_dict(pre.to_dict())
+    plain = again.transform({"job": np.array(["unknown", None], dtype=object)}).dense
+    assert plain[0].tolist() == plain[1].tolist()
+    coded = Coded(codes=np.array([1, -1, 0]), categories=np.array(["a", "unknown"], dtype=object))
+    out = again.transform({"job": coded}).dense
+    assert out[0].tolist() == out[1].tolist() == plain[0].tolist()

@@ -86,6 +86,12 @@ ROUTES: list[Endpoint] = [
     Endpoint("POST", "/v1/models/{name}/versions/{version}:predict", "v1", "predict", USER,
              "Predict records (version or alias)", request="PredictRequest",
              response="PredictResponse", tag="v1"),
+    Endpoint("POST", "/v1/models/{name}:explain", "v1", "explain", USER,
+             "Explain records: attributions per column and reasons (served version)",
+             request="PredictRequest", response="ExplainResponse", tag="v1"),
+    Endpoint("POST", "/v1/models/{name}/versions/{version}:explain", "v1", "explain", USER,
+             "Explain records (version or alias)", request="PredictRequest",
+             response="ExplainResponse", tag="v1"),
     Endpoint("POST", "/v1/models/{name}/aliases/{alias}", "v1", "set_alias", ADMIN,
              "Point an alias at a version (promote)", request="AliasRequest",
              response="AliasResponse", tag="v1"),
@@ -109,13 +115,13 @@ def instrumented(
 
     async def serve(request: Request) -> Response:
         start = perf_counter()
-        labels = ["", ""]
+        labels = ["", "", label]  # model, version, endpoint (a handler may refine it)
         try:
             check(request.scope["headers"], access)
             response = await handler(request, labels)
         except Exception as exc:
             response = error_response(exc)
-        observe(labels[0], labels[1], label, response.status_code, perf_counter() - start)
+        observe(labels[0], labels[1], labels[2], response.status_code, perf_counter() - start)
         return response
 
     serve.__name__ = label

@@ -1,14 +1,18 @@
 """The simple JSON API (KServe v1 style): parse, ask the data plane, serialise.
 
-Each endpoint takes the request and ``labels``, a two-item list it fills with
-the model name and version once they are known (for the metrics).
+Each endpoint takes the request and ``labels``, the metrics labels (model,
+version, endpoint); it fills in the model name and version once they are known.
 """
 
 from __future__ import annotations
 
+from typing import cast
+
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelry.api.explaining import explain_rows
 from modelry.api.wire import json_response, read_body
 from modelry.errors import InvalidInputError
 from modelry.protocol import v1
@@ -16,16 +20,20 @@ from modelry.protocol.codecs import records_to_columns
 from modelry.protocol.predictions import prediction_to_records, relabel_row_error
 from modelry.protocol.wire import loads
 from modelry.serving.dataplane import DataPlane
+from modelry.serving.pool import Served
 
 
 class SimpleAPI:
-    """``/v1/models``: list, describe, predict, and move an alias."""
+    """``/v1/models``: list, describe, predict, explain, and move an alias."""
 
     def __init__(self, plane: DataPlane, max_body_bytes: int) -> None:
         self.plane = plane
         self.limit = max_body_bytes
 
-    async def predict(self, request: Request, labels: list[str]) -> Response:
+    async def _instances(
+        self, request: Request, labels: list[str]
+    ) -> tuple[Served, dict[str, np.ndarray], int]:
+        """The served model and the body's ``instances`` as columns (validated)."""
         params = request.path_params
         name: str = params["name"]
         ref: str | None = params.get("version")
@@ -33,7 +41,7 @@ class SimpleAPI:
         plane = self.plane
         served = plane.pool.routes.get((name, ref)) or await plane.model(name, ref)
         labels[0] = name
-        labels[1] = version = str(served.version)
+        labels[1] = str(served.version)
         doc, lenient = loads(body)
         if type(doc) is not dict:
             raise InvalidInputError("body: expected an object with 'instances'", field="body")
@@ -43,13 +51,31 @@ class SimpleAPI:
             extra = sorted(k for k in doc if k != "instances")
             raise InvalidInputError(f"{extra[0]}: unknown field", field=extra[0])
         columns, n_rows = records_to_columns(doc["instances"], served.spec, check_finite=lenient)
+        return served, columns, n_rows
+
+    async def predict(self, request: Request, labels: list[str]) -> Response:
+        served, columns, n_rows = await self._instances(request, labels)
         try:
             prediction = await served.predict(columns, n_rows)
         except InvalidInputError as exc:
             raise relabel_row_error(exc, "instances") from exc
         return json_response(
             v1.PredictResponse(
-                predictions=prediction_to_records(prediction), model=name, version=int(version)
+                predictions=prediction_to_records(prediction),
+                model=labels[0],
+                version=served.version,
+            )
+        )
+
+    async def explain(self, request: Request, labels: list[str]) -> Response:
+        """Per-row attributions and reasons (see :mod:`modelry.api.explaining`)."""
+        served, columns, _ = await self._instances(request, labels)
+        explanations = await explain_rows(served, columns, "instances")
+        return json_response(
+            v1.ExplainResponse(
+                explanations=cast(list[v1.RowExplanation], explanations),
+                model=labels[0],
+                version=served.version,
             )
         )
 

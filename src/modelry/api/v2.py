@@ -1,7 +1,10 @@
 """Open Inference Protocol v2 (REST) endpoints: parse, ask the data plane, serialise.
 
-Each endpoint takes the request and ``labels``, a two-item list it fills with
-the model name and version once they are known (for the metrics).
+Each endpoint takes the request and ``labels``, the metrics labels it fills in:
+the model name and version once they are known, and the endpoint name it may
+override (an inference request with ``"parameters": {"explain": true}`` counts as
+``explain``; its response carries an extra ``explanation`` BYTES output, one JSON
+document per row).
 """
 
 from __future__ import annotations
@@ -9,11 +12,18 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelry.api.explaining import explain_rows
 from modelry.api.wire import header, json_response, read_body
 from modelry.errors import InvalidInputError
 from modelry.protocol import v2, wire
 from modelry.protocol.codecs import tensors_to_columns
-from modelry.protocol.predictions import prediction_to_tensors, relabel_row_error
+from modelry.protocol.predictions import (
+    EXPLANATION,
+    explain_requested,
+    explanation_tensor,
+    prediction_to_tensors,
+    relabel_row_error,
+)
 from modelry.serving.dataplane import DataPlane
 
 _BINARY = "application/octet-stream"
@@ -64,11 +74,18 @@ class V2API:
         columns, n_rows = tensors_to_columns(
             parsed.inputs, served.spec, check_finite=parsed.lenient
         )
+        wanted = parsed.outputs
+        explain = explain_requested(parsed.parameters) or bool(wanted and EXPLANATION in wanted)
+        if explain and wanted is not None:
+            wanted = [w for w in wanted if w != EXPLANATION]
         try:
             prediction = await served.predict(columns, n_rows)
         except InvalidInputError as exc:
             raise relabel_row_error(exc, "inputs") from exc
-        outputs = prediction_to_tensors(prediction, parsed.outputs)
+        outputs = prediction_to_tensors(prediction, wanted)
+        if explain:
+            labels[2] = "explain"  # counted apart: an explanation costs far more than a score
+            outputs.append(explanation_tensor(await explain_rows(served, columns, "inputs")))
         content, header_length = wire.render_infer_response(
             name, version, outputs, request_id=parsed.id, binary=parsed.binary
         )

@@ -117,7 +117,7 @@ def demo_command(
     """Generate a marketing campaign, train a response model on it, serve it and query it."""
     from modelry.cli.train import report
     from modelry.training.config import TrainConfig
-    from modelry.training.pipeline import train_model
+    from modelry.pipeline import train_model
 
     settings = Settings()
     data = write_csv(campaign_table(rows), settings.home / "demo" / "campaign.csv")

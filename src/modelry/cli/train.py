@@ -267,7 +267,7 @@ def train_command(
 
 def run_training(resolved: Any, data: Path, *, json_output: bool) -> Any:
     """Train with a live progress bar (or silently for ``--json``) and report."""
-    from modelry.training.pipeline import train_model
+    from modelry.pipeline import train_model
 
     settings = Settings()
     if json_output or (not console.err.is_terminal and os.environ.get("CI")):
@@ -282,7 +282,7 @@ def run_training(resolved: Any, data: Path, *, json_output: bool) -> Any:
 
 
 def _train_with_progress(resolved: Any, data: Path, settings: Settings) -> Any:
-    from modelry.training.pipeline import train_model
+    from modelry.pipeline import train_model
 
     columns = (
         TextColumn("[bold]{task.description}"),

@@ -5,7 +5,12 @@ Captum are imported only when an :class:`Explainer` is built, so importing this
 package costs no more than the serving runtime does.
 """
 
-from modelry.explain.attributions import Explainer, Explanation, reference_inputs
+from modelry.explain.attributions import (
+    Explainer,
+    Explanation,
+    reference_inputs,
+    use_one_thread,
+)
 from modelry.explain.importance import (
     OnnxScorer,
     importance_files,
@@ -26,4 +31,5 @@ __all__ = [
     "permutation_importance",
     "reasons",
     "reference_inputs",
+    "use_one_thread",
 ]

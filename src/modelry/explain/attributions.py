@@ -40,10 +40,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelry.data.columns import ColumnArray
+from modelry.data.privacy import redact_columns
 from modelry.data.schema import Task
 from modelry.errors import ArtifactError, MissingExtraError
 from modelry.explain.integration import integrate
 from modelry.explain.reasons import Reason, reasons, row_value
+from modelry.serving.pool import REDACTED_KEY
 from modelry.serving.runtime import TabularRuntime
 
 if TYPE_CHECKING:
@@ -131,6 +133,11 @@ def _spec(model: Mapping[str, Any]) -> _Spec:
     )
 
 
+def use_one_thread() -> None:
+    """Limit torch to one intra-op thread (a server explains requests in parallel threads)."""
+    _torch().set_num_threads(1)
+
+
 def _torch() -> Any:
     try:
         import captum.attr  # noqa: F401  (checked here, used by integration)
@@ -170,6 +177,9 @@ class Explainer:
         self._classes = runtime.schema_classes
         self._net = self._rebuild(runtime)
         network = runtime.network
+        # Free text training redacted is redacted here too: the same inputs, and no contact
+        # data echoed back in a reason's value.
+        self._redact = tuple(network.get(REDACTED_KEY, ()))
         n_dense = int(network["n_dense"])
         dense_ref = network.get("dense_mean") or [0.0] * n_dense
         embedding_ref = network.get("embedding_mean") or [
@@ -260,6 +270,8 @@ class Explainer:
         torch = _torch()
         preprocessor = self.runtime.preprocessor
         assert preprocessor is not None
+        if self._redact:
+            columns = redact_columns(columns, self._redact)
         encoded = preprocessor.transform(columns)
         with torch.no_grad():
             codes = torch.from_numpy(encoded.codes)

@@ -29,7 +29,7 @@ class NumericFeature(_Feature):
         default=True, description="Add a 0/1 input saying the value was missing (if any was)."
     )
     bins: int = Field(
-        default=8,
+        default=32,
         ge=0,
         le=64,
         description=(

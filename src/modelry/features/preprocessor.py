@@ -9,7 +9,7 @@ why this package imports numpy and never pandas or torch.
 Example:
     >>> import numpy as np
     >>> from modelry.features.config import CategoricalFeature, NumericFeature
-    >>> pre = Preprocessor(features=[NumericFeature(name="age"),
+    >>> pre = Preprocessor(features=[NumericFeature(name="age", bins=0),
     ...                              CategoricalFeature(name="job", min_frequency=1)])
     >>> columns = {"age": np.array([30.0, 50.0]), "job": np.array(["a", "b"], dtype=object)}
     >>> encoded = pre.fit(columns).transform(columns)
@@ -27,7 +27,7 @@ from typing import Any, Self
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
-from modelry.data.columns import ColumnArray
+from modelry.data.columns import Coded, ColumnArray
 from modelry.data.schema import ColumnType, Schema
 from modelry.errors import ArtifactError, ConfigError, InvalidInputError, NotFittedError
 from modelry.features.categorical import CategoricalEncoder
@@ -40,6 +40,7 @@ from modelry.features.config import (
     TextFeature,
 )
 from modelry.features.encoders import ENCODERS, AnyEncoder, encoder_from_dict, make_encoder
+from modelry.features.rows import MAX_CELLS, MAX_ROWS, RowPlan
 from modelry.features.values import column_length
 
 FORMAT = "modelry.preprocessor"
@@ -90,8 +91,9 @@ class Preprocessor:
             its ``"codes"`` columns: how explanations regroup encoded features.
     """
 
-    def __init__(self, *, features: Sequence[Feature]) -> None:
+    def __init__(self, *, features: Sequence[Feature], missing_values: Sequence[str] = ()) -> None:
         self.features = features
+        self.missing_values = missing_values
 
     # -- fitting ----------------------------------------------------------------------
 
@@ -104,8 +106,45 @@ class Preprocessor:
         """
         configs = _validate(self.features)
         _row_count(columns, [c.name for c in configs])
+        self._tokens = frozenset(self.missing_values)
+        columns = self._blank_tokens(columns, [c.name for c in configs])
         self._set_encoders([make_encoder(c).fit(columns[c.name]) for c in configs])
         return self
+
+    def _blank_tokens(
+        self, columns: Mapping[str, ColumnArray], names: Sequence[str]
+    ) -> Mapping[str, ColumnArray]:
+        """Read the configured tokens (e.g. ``unknown``) as missing, at fit and at predict."""
+        if not self._tokens:
+            return columns
+        out = dict(columns)
+        for name in names:
+            values = columns[name]
+            if isinstance(values, Coded):
+                hit = np.fromiter((c in self._tokens for c in values.categories), bool)
+                if hit.any():
+                    codes = values.codes.copy()
+                    codes[(codes >= 0) & hit[np.maximum(codes, 0)]] = -1
+                    out[name] = Coded(codes=codes, categories=values.categories)
+            elif values.dtype == object and self._any_token(items := values.tolist()):
+                mask = np.fromiter(map(self._is_token, items), bool, len(items))
+                if mask.any():
+                    blanked = values.copy()
+                    blanked[mask] = None
+                    out[name] = blanked
+        return out
+
+    def _any_token(self, items: list[Any]) -> bool:
+        try:
+            return not self._tokens.isdisjoint(items)  # in C: the common, cheap case
+        except TypeError:  # an unhashable value (a list): no token, the encoder judges it
+            return any(map(self._is_token, items))
+
+    def _is_token(self, value: Any) -> bool:
+        try:
+            return value in self._tokens
+        except TypeError:
+            return False
 
     def _set_encoders(self, encoders: list[AnyEncoder]) -> None:
         dense_names: list[str] = []
@@ -130,6 +169,8 @@ class Preprocessor:
         self.embeddings_ = embeddings
         self.groups_ = groups
         self._plan = plan
+        self._names = [encoder.name for encoder in encoders]
+        self._rows = RowPlan(plan, len(dense_names), len(embeddings))
 
     # -- transforming ---------------------------------------------------------------------
 
@@ -146,7 +187,12 @@ class Preprocessor:
                 differ, or a value is unusable; the message names the column.
         """
         self._check_fitted()
-        n = _row_count(columns, self.input_columns)
+        n = _row_count(columns, self._names)
+        columns = self._blank_tokens(columns, self._names)
+        if 0 < n <= MAX_ROWS and n * self._rows.width <= MAX_CELLS:
+            # A request: plain Python beats the fixed cost of numpy calls on tiny arrays.
+            dense, codes = self._rows.transform(columns, n)
+            return Encoded(dense=dense, codes=codes)
         # Parse and check every column first, so that an error names its row in the
         # batch; then encode in row chunks whose output stays in the CPU cache.
         prepared = [encoder.prepare(columns[encoder.name]) for encoder in self.encoders_]
@@ -178,7 +224,7 @@ class Preprocessor:
     def input_columns(self) -> list[str]:
         """The feature columns a batch must hold, in order."""
         if hasattr(self, "encoders_"):
-            return [e.name for e in self.encoders_]
+            return list(self._names)
         return [c.name for c in _validate(self.features)]
 
     def input_kinds(self) -> dict[str, str]:
@@ -202,6 +248,7 @@ class Preprocessor:
         return {
             "format": FORMAT,
             "version": FORMAT_VERSION,
+            "missing_values": sorted(self._tokens),
             "encoders": [e.to_dict() for e in self.encoders_],
         }
 
@@ -218,7 +265,9 @@ class Preprocessor:
                 f"(format={data.get('format')!r}, version={data.get('version')!r})"
             )
         encoders = [encoder_from_dict(e) for e in data.get("encoders", [])]
-        preprocessor = cls(features=[e.config for e in encoders])
+        tokens = [str(t) for t in data.get("missing_values", [])]
+        preprocessor = cls(features=[e.config for e in encoders], missing_values=tokens)
+        preprocessor._tokens = frozenset(tokens)
         preprocessor._set_encoders(encoders)
         return preprocessor
 
@@ -306,7 +355,11 @@ def _row_count(columns: Mapping[str, ColumnArray], names: Sequence[str]) -> int:
     for name in names:
         if name not in columns:
             raise InvalidInputError(f"missing column {name!r}", column=name)
-        rows = column_length(columns[name], name)
+        values = columns[name]
+        if type(values) is np.ndarray and values.ndim == 1:
+            rows = len(values)
+        else:  # Coded, or what column_length refuses
+            rows = column_length(values, name)
         if n is None:
             n, first = rows, name
         elif rows != n:

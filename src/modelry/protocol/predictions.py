@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+import orjson
 
 from modelry.data.schema import Task
 from modelry.errors import InvalidInputError
@@ -67,6 +68,38 @@ def prediction_to_tensors(prediction: Prediction, wanted: list[str] | None) -> l
             )
         chosen.append(available[name])
     return chosen
+
+
+EXPLANATION = "explanation"
+"""The extra V2 output of ``"parameters": {"explain": true}``: one JSON string per row."""
+
+
+def explain_requested(parameters: dict[str, Any] | None) -> bool:
+    """Whether an inference request's ``parameters`` ask for explanations.
+
+    Raises:
+        InvalidInputError: ``parameters.explain`` is not a boolean.
+    """
+    if not parameters or "explain" not in parameters:
+        return False
+    flag = parameters["explain"]
+    if type(flag) is not bool:
+        raise InvalidInputError(
+            f"parameters.explain: expected true or false, got {type(flag).__name__}",
+            field="parameters.explain",
+        )
+    return flag
+
+
+def explanation_tensor(explanations: list[dict[str, Any]]) -> OutputTensor:
+    """The ``explanation`` output: BYTES, shape ``[n]``, each row's explanation as JSON.
+
+    A BYTES tensor rather than a response parameter: every V2 client (tritonclient's
+    ``as_numpy("explanation")`` included) reads it per row, in JSON or binary form.
+    """
+    array = np.empty(len(explanations), dtype=object)
+    array[:] = [orjson.dumps(e, option=orjson.OPT_SERIALIZE_NUMPY).decode() for e in explanations]
+    return OutputTensor(EXPLANATION, "BYTES", array)
 
 
 def prediction_to_records(prediction: Prediction) -> list[RecordPrediction]:

@@ -31,6 +31,30 @@ class PredictResponse(TypedDict):
     version: int
 
 
+class Reason(TypedDict):
+    column: str
+    value: str | float | int | bool | None
+    effect: float
+    text: str
+
+
+class RowExplanation(TypedDict):
+    """Why one row scored as it did; ``sum(attributions) == score - baseline_score``."""
+
+    score: float
+    baseline_score: float
+    target: str | None
+    attributions: dict[str, float]
+    reasons: list[Reason]
+    delta: float
+
+
+class ExplainResponse(TypedDict):
+    explanations: list[RowExplanation]
+    model: str
+    version: int
+
+
 class ModelVersionInfo(TypedDict):
     version: int
     aliases: list[str]
@@ -78,6 +102,7 @@ class ErrorResponse(TypedDict):
 SCHEMA_TYPES: dict[str, Any] = {
     "PredictRequest": PredictRequest,
     "PredictResponse": PredictResponse,
+    "ExplainResponse": ExplainResponse,
     "ModelList": ModelList,
     "ModelDetail": ModelDetail,
     "AliasRequest": AliasRequest,

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from modelry.data.privacy import redact_columns
 from modelry.data.schema import Task
 from modelry.errors import ConfigError, ModelryError, NotFoundError
 from modelry.protocol.codecs import InputSpec
@@ -30,6 +32,9 @@ from modelry.serving.batching import Batcher, BatchObserver, BatchPolicy, predic
 from modelry.serving.runtime import Prediction, TabularRuntime
 
 log = logging.getLogger(__name__)
+
+REDACTED_KEY = "redacted_text"
+"""``network.json``'s list of free-text inputs that training redacted (see the pipeline)."""
 
 Route = tuple[str, str | None]
 """(model name, version reference as the client wrote it; None for the default)."""
@@ -74,6 +79,11 @@ class Served:
     observer: BatchObserver | None
     inflight: int = 0
     retired: bool = field(default=False)
+    redact: tuple[str, ...] = ()  # free-text inputs redacted before encoding, as in training
+    # Built by the API on the first explain request (torch stays out of the predict path);
+    # one per loaded version, dropped with it on unload or hot swap.
+    explainer: Any = None
+    _explain_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -85,6 +95,8 @@ class Served:
 
     async def predict(self, columns: Mapping[str, Any], n_rows: int) -> Prediction:
         """Predict through the batcher (when batching) or alone; retire-safe."""
+        if self.redact:
+            columns = redact_columns(columns, self.redact)
         self.inflight += 1
         try:
             if self.batcher is not None and n_rows < self.policy.max_batch_size:
@@ -97,6 +109,23 @@ class Served:
             if self.retired and self.inflight == 0:
                 self._release()
 
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep this version loaded while work other than ``predict`` uses its runtime."""
+        self.inflight += 1
+        try:
+            yield
+        finally:
+            self.inflight -= 1
+            if self.retired and self.inflight == 0:
+                self._release()
+
+    def explain_lock(self) -> asyncio.Lock:
+        """Serialises building :attr:`explainer` (created on the event loop, on first use)."""
+        if self._explain_lock is None:
+            self._explain_lock = asyncio.Lock()
+        return self._explain_lock
+
     def _observe(self, rows: int, requests: int) -> None:
         if self.observer is not None:
             self.observer.observe_batch(self.name, self.version, rows, requests)
@@ -108,6 +137,7 @@ class Served:
             self._release()
 
     def _release(self) -> None:
+        self.explainer = None
         if not self.runtime.ready:
             return  # released already
         if self.batcher is not None:
@@ -217,6 +247,7 @@ class ModelPool:
             batcher=None,
             policy=policy,
             observer=self.observer,
+            redact=tuple(getattr(runtime, "network", {}).get(REDACTED_KEY, ())),
         )
         if policy.enabled:
             served.batcher = Batcher(runtime.predict, policy, served._observe)

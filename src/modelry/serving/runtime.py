@@ -22,6 +22,7 @@ from modelry.data.schema import Schema, Task
 from modelry.errors import ArtifactError, NotFittedError
 from modelry.features.preprocessor import Preprocessor
 from modelry.registry.artifact import Artifact, load_artifact
+from modelry.serving.thresholds import apply_group_thresholds
 
 MODEL_FILE = "model.onnx"
 NETWORK_FILE = "network.json"
@@ -99,6 +100,7 @@ class TabularRuntime(Runtime):
         self.path = path
         self.threads = threads
         self._session: Any = None
+        self._group_thresholds: dict[str, dict[str, float]] | None = None
         self.artifact: Artifact | None = None
         self.preprocessor: Preprocessor | None = None
         self.schema: Schema | None = None
@@ -116,6 +118,12 @@ class TabularRuntime(Runtime):
         self._session = make_session(artifact.read_bytes(MODEL_FILE), self.threads)
         self._inputs = [i.name for i in self._session.get_inputs()]
         self._threshold = float(self.network.get("threshold", 0.5))
+        self._task = Task(self.network["task"])  # once, not per request
+        # Fairness mitigation: per-group decision thresholds on a sensitive column, which
+        # then becomes a required input of the decision (never of the network).
+        self._group_thresholds: dict[str, dict[str, float]] | None = (
+            self.network.get("group_thresholds") or None
+        )
         classes = self.schema.classes
         self._classes = np.asarray(classes, dtype=object) if classes else None
         self.artifact = artifact
@@ -133,7 +141,10 @@ class TabularRuntime(Runtime):
 
     def input_kinds(self) -> dict[str, str]:
         """Each input column and the JSON type it expects: ``"number"`` or ``"string"``."""
-        return self._require_preprocessor().input_kinds()
+        kinds = self._require_preprocessor().input_kinds()
+        for column in self._group_thresholds or {}:
+            kinds[column] = "string"
+        return kinds
 
     def _require_preprocessor(self) -> Preprocessor:
         if self.preprocessor is None:
@@ -151,11 +162,14 @@ class TabularRuntime(Runtime):
             raise NotFittedError(f"model {self.name}:{self.version} is not loaded")
         encoded = self._require_preprocessor().transform(columns)
         out = self.raw_output(encoded.dense, encoded.codes)
-        task = self.task
+        task = self._task
         if task is Task.BINARY:
             scores = out[:, 0]
             assert self._classes is not None
-            labels = self._classes[(scores >= self._threshold).astype(np.intp)]
+            decided = apply_group_thresholds(
+                scores, columns, self._group_thresholds, self._threshold
+            )
+            labels = self._classes[decided.astype(np.intp)]
         elif task is Task.MULTICLASS:
             scores = out
             assert self._classes is not None

@@ -18,7 +18,7 @@ from modelry.nn.modules import TabularNet
 from modelry.serving.runtime import TabularRuntime
 from modelry.settings import Settings
 from modelry.training.config import ModelConfig, TrainConfig
-from modelry.training.pipeline import TrainOutcome, train_model
+from modelry.pipeline import TrainOutcome, train_model
 
 
 def _table(task: Task, n: int = 900, seed: int = 0) -> dict[str, np.ndarray]:
