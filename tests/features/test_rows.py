@@ -17,7 +17,7 @@ from modelry.features.config import (
     TextFeature,
 )
 from modelry.features.preprocessor import Encoded, Preprocessor
-from modelry.features.rows import MAX_CELLS, MAX_ROWS, RowPlan
+from modelry.features.rows import MAX_ROWS, RowPlan
 
 Columns = dict[str, Any]
 
@@ -144,7 +144,6 @@ def test_every_row_alone_equals_the_vectorised_rows(fitted: Preprocessor, seed: 
 def test_every_small_batch_equals_the_vectorised_rows(fitted: Preprocessor, seed: int) -> None:
     columns = make_table(200, seed)
     whole = fitted.transform(columns)
-    assert MAX_ROWS * len(fitted.dense_names_) <= MAX_CELLS  # every batch takes the row path
     rng = np.random.default_rng(seed)
     for n in range(1, MAX_ROWS + 1):
         for _ in range(4):
@@ -269,7 +268,7 @@ def test_tokens_blank_values_in_the_row_path() -> None:
     assert got.dense[0, pre.dense_names_.index("c=__missing__")] == 1.0
 
 
-def test_the_row_path_is_taken_only_for_small_narrow_batches(
+def test_the_row_path_is_taken_only_for_small_batches(
     fitted: Preprocessor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
@@ -284,12 +283,19 @@ def test_the_row_path_is_taken_only_for_small_narrow_batches(
     fitted.transform(rows_of(columns, slice(0, 1)))
     fitted.transform(rows_of(columns, slice(0, MAX_ROWS)))
     fitted.transform(columns)
+    fitted.transform(rows_of(columns, slice(0, 0)))
     assert calls == [1, MAX_ROWS]
-    wide = Preprocessor(features=[TextFeature(name="t", n_features=MAX_CELLS // 2 + 1)])
+
+
+def test_wide_blocks_and_embedding_only_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    wide = Preprocessor(features=[TextFeature(name="t", n_features=1024)])
     wide.fit({"t": objects(["a b", "c"])})
-    texts = {"t": objects(["a b", "c d", None])}
-    first = wide.transform(rows_of(texts, slice(0, 1)))
-    assert calls == [1, MAX_ROWS, 1]
-    both = wide.transform(rows_of(texts, slice(0, 2)))  # 2 rows exceed MAX_CELLS: vectorised
-    assert calls == [1, MAX_ROWS, 1]
-    assert_identical(first, Encoded(both.dense[:1], both.codes[:1]))
+    texts = {"t": objects(["a b", "c d", None, "b b b"])}
+    assert_identical(wide.transform(texts), vectorised(wide, texts, monkeypatch))
+    codes_only = Preprocessor(
+        features=[CategoricalFeature(name="c", encoding="embedding", min_frequency=1)]
+    ).fit({"c": objects(["a", "b"])})
+    columns = {"c": objects(["b", None, "z"])}
+    got = codes_only.transform(columns)
+    assert got.dense.shape == (3, 0)
+    assert_identical(got, vectorised(codes_only, columns, monkeypatch))

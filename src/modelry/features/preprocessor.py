@@ -40,7 +40,7 @@ from modelry.features.config import (
     TextFeature,
 )
 from modelry.features.encoders import ENCODERS, AnyEncoder, encoder_from_dict, make_encoder
-from modelry.features.rows import MAX_CELLS, MAX_ROWS, RowPlan
+from modelry.features.rows import MAX_ROWS, RowPlan
 from modelry.features.values import column_length
 
 FORMAT = "modelry.preprocessor"
@@ -189,7 +189,7 @@ class Preprocessor:
         self._check_fitted()
         n = _row_count(columns, self._names)
         columns = self._blank_tokens(columns, self._names)
-        if 0 < n <= MAX_ROWS and n * self._rows.width <= MAX_CELLS:
+        if 0 < n <= MAX_ROWS:
             # A request: plain Python beats the fixed cost of numpy calls on tiny arrays.
             dense, codes = self._rows.transform(columns, n)
             return Encoded(dense=dense, codes=codes)

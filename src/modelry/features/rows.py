@@ -2,9 +2,9 @@
 
 A numpy call costs a microsecond or more whatever its size, and the vectorised
 path makes several per column, so a one-row request spent most of its time in
-fixed costs. A :class:`RowPlan` instead writes each row into a Python list of
-floats (one flat list of ``n * width`` zeros) and converts it once with
-``np.array(..., dtype=np.float32)``.
+fixed costs. A :class:`RowPlan` instead computes each row's non-zero cells in plain
+Python (``{flat index: float64 value}``) and writes them into a zeroed float32
+matrix with one assignment, whose float64 → float32 cast is the vectorised path's.
 
 The output is bit for bit the vectorised path's, because every step does the same
 arithmetic on the same values:
@@ -18,7 +18,7 @@ arithmetic on the same values:
 * categories and booleans: the same dict lookups, falling back on the same
   ``_slot``/``_bit`` functions, as :func:`~modelry.features.values.lookup`.
 * anything else (text, dates, dictionary-encoded columns, unusual dtypes): the
-  encoder's ``prepare`` and ``write`` on the column, copied into the row list.
+  encoder's ``prepare`` and ``write`` on the column, into its block of the output.
 
 Values are checked column by column, in encoder order, so a bad value raises the
 same :class:`~modelry.errors.InvalidInputError` (column, row, value) as the
@@ -41,13 +41,9 @@ from modelry.features.numeric import NumericEncoder
 from modelry.features.values import invalid_value, to_float
 
 MAX_ROWS = 16
-"""Up to this many rows the row path is faster. For the bank model (19 encoders, 128 dense
-columns) it takes ~21 µs for 1 row and ~110 µs for 16 against ~145 and ~205 µs vectorised;
-the two cross between 24 and 40 rows (bench/preprocess.py)."""
-
-MAX_CELLS = 4096
-"""...and up to this many output cells: a wide block (hashed text) costs the row path
-a Python float per cell, the vectorised path a memset."""
+"""Up to this many rows the row path is faster. For the bank model (19 encoders, 187 dense
+columns) it takes ~22 µs for 1 row and ~120 µs for 16, against ~130 and ~210 µs
+vectorised; the two cross near 35 rows (bench/preprocess.py)."""
 
 LOG_CACHE_LIMIT = 4096
 """Memoised log1p results per column; beyond this, values are computed, not stored."""
@@ -59,8 +55,14 @@ _OBJECT = np.dtype(object)
 _NDARRAY = np.ndarray
 _NO_CODES = np.zeros(0, dtype=np.int64)  # numeric encoders write no codes
 
-Step = Callable[[ColumnArray, list[float], list[int], int], None]
-"""Encodes one column of ``n`` rows into the flat dense and codes lists."""
+Cells = dict[int, float]
+"""Non-zero dense cells by flat index (``row * width + column``)."""
+
+Blocks = list[tuple[int, np.ndarray]]
+"""Encoded ``[n, k]`` float32 blocks by first dense column, from vectorised encoders."""
+
+Step = Callable[[ColumnArray, Cells, list[int], Blocks, int], None]
+"""Encodes one column of ``n`` rows into the cells, the flat codes list, or a block."""
 
 
 class RowPlan:
@@ -84,12 +86,16 @@ class RowPlan:
         self, columns: Mapping[str, ColumnArray], n: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(dense, codes)`` of ``n`` rows; the caller checked names and row counts."""
-        dense = [0.0] * (n * self.width)
+        cells: Cells = {}
         codes = [0] * (n * self.n_codes)
+        blocks: Blocks = []
         for name, step in self._steps:
-            step(columns[name], dense, codes, n)
-        # fromiter rounds each float64 to float32 as astype does; it is the cheapest copy.
-        out = np.fromiter(dense, dtype=np.float32, count=len(dense)).reshape(n, self.width)
+            step(columns[name], cells, codes, blocks, n)
+        out = np.zeros((n, self.width), dtype=np.float32)
+        if cells:  # float64 values, cast to float32 as np.multiply(..., out=float32) does
+            out.reshape(-1)[list(cells)] = list(cells.values())
+        for start, block in blocks:
+            out[:, start : start + block.shape[1]] = block
         if self.n_codes:
             return out, np.array(codes, dtype=np.int64).reshape(n, self.n_codes)
         return out, np.empty((n, 0), dtype=np.int64)
@@ -113,7 +119,7 @@ def _numeric(encoder: NumericEncoder, start: int, width: int) -> Step:
     first_bin = start + (2 if indicator else 1)
     scaled = _log_scaled(encoder) if encoder.log1p_ else None
 
-    def step(values: ColumnArray, dense: list[float], codes: list[int], n: int) -> None:
+    def step(values: ColumnArray, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
         if type(values) is _NDARRAY and values.dtype is _FLOAT64:
             items = values.tolist()
         else:  # strings, None, ints, Coded: the vectorised parser, and its errors
@@ -123,12 +129,12 @@ def _numeric(encoder: NumericEncoder, start: int, width: int) -> Step:
             if x != x:  # NaN: missing
                 x = fill
                 if indicator:
-                    dense[base + 1] = 1.0
+                    cells[base + 1] = 1.0
             elif x == _INF or x == -_INF:
                 raise invalid_value(name, row, x, "a finite number")
-            dense[base] = (x - mean) * inverse if scaled is None else scaled(x)
+            cells[base] = (x - mean) * inverse if scaled is None else scaled(x)
             if edges:
-                dense[base - start + first_bin + bisect_right(edges, x)] = 1.0
+                cells[base - start + first_bin + bisect_right(edges, x)] = 1.0
             base += width
 
     return step
@@ -157,7 +163,7 @@ def _categorical(
 ) -> Step:
     index, slot_of, onehot = encoder.index_, encoder._slot, encoder.onehot_
 
-    def step(values: ColumnArray, dense: list[float], codes: list[int], n: int) -> None:
+    def step(values: ColumnArray, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
         if type(values) is _NDARRAY and values.dtype is _OBJECT:
             # values.lookup, row by row: the verbatim key in C, anything else via _slot.
             slots = []
@@ -172,7 +178,7 @@ def _categorical(
         if onehot:  # a row's hot cell: start + slot
             cell = start
             for slot in slots:
-                dense[cell + slot] = 1.0
+                cells[cell + slot] = 1.0
                 cell += width
         else:  # a row's code cell
             cell = code
@@ -186,7 +192,7 @@ def _categorical(
 def _boolean(encoder: BooleanEncoder, start: int, width: int) -> Step:
     name, mean, indicator = encoder.name, encoder.mean_, encoder.indicator_
 
-    def step(values: ColumnArray, dense: list[float], codes: list[int], n: int) -> None:
+    def step(values: ColumnArray, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
         if type(values) is _NDARRAY and values.dtype is _OBJECT:
             bits: list[float] = []
             for row, value in enumerate(values.tolist()):
@@ -204,21 +210,21 @@ def _boolean(encoder: BooleanEncoder, start: int, width: int) -> Step:
         base = start
         for x in bits:
             if x != x:
-                dense[base] = mean
+                cells[base] = mean
                 if indicator:
-                    dense[base + 1] = 1.0
+                    cells[base + 1] = 1.0
             else:
-                dense[base] = x
+                cells[base] = x
             base += width
 
     return step
 
 
 def _generic(encoder: AnyEncoder, start: int, code: int, width: int, n_codes: int) -> Step:
-    """The encoder's own vectorised prepare and write, copied into the row lists."""
+    """The encoder's own vectorised prepare and write: a block, copied in at the end."""
     n_dense = encoder.n_dense
 
-    def step(values: ColumnArray, dense: list[float], codes: list[int], n: int) -> None:
+    def step(values: ColumnArray, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
         prepared = encoder.prepare(values)
         block = np.zeros((n, n_dense), dtype=np.float32)
         column = np.zeros(n, dtype=np.int64)
@@ -226,8 +232,7 @@ def _generic(encoder: AnyEncoder, start: int, code: int, width: int, n_codes: in
         if code >= 0:
             for row, value in enumerate(column.tolist()):
                 codes[row * n_codes + code] = value
-        for row, cells in enumerate(block.tolist()):
-            first = row * width + start
-            dense[first : first + n_dense] = cells
+        if n_dense:
+            blocks.append((start, block))
 
     return step

@@ -121,9 +121,7 @@ class TabularRuntime(Runtime):
         self._task = Task(self.network["task"])  # once, not per request
         # Fairness mitigation: per-group decision thresholds on a sensitive column, which
         # then becomes a required input of the decision (never of the network).
-        self._group_thresholds: dict[str, dict[str, float]] | None = (
-            self.network.get("group_thresholds") or None
-        )
+        self._group_thresholds = self.network.get("group_thresholds") or None
         classes = self.schema.classes
         self._classes = np.asarray(classes, dtype=object) if classes else None
         self.artifact = artifact
