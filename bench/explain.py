@@ -40,9 +40,9 @@ GOAL_MS = 50.0
 
 
 def train_bank(home: Path) -> Path:
+    from modelry.pipeline import train_model
     from modelry.settings import Settings
     from modelry.training.config import TrainConfig
-    from modelry.training.pipeline import train_model
 
     config = TrainConfig.from_dict({"name": "bank", "data": {"target": "y"}})
     return train_model(config, BANK, Settings(home=home)).artifact
@@ -58,9 +58,9 @@ def registered(name: str) -> Path:
 def importance_seconds(artifact: Path) -> float:
     """What training spends on ``importance_files`` for the bank test split (warm)."""
     from modelry.explain.importance import importance_files
+    from modelry.pipeline import prepare
     from modelry.serving.runtime import TabularRuntime
     from modelry.training.config import TrainConfig
-    from modelry.training.pipeline import prepare
 
     runtime = TabularRuntime(artifact, name="bank", version=1)
     runtime.load()

@@ -1,8 +1,16 @@
 """From a table on disk to a registered model version: the one way modelry trains.
 
-read → infer schema → clean → split → fit preprocessing → train (beside a baseline)
-→ evaluate → export → verify the served runtime reproduces the network → register.
-Nothing reaches the registry unless every step succeeded.
+read → pseudonymise → infer schema → clean → split → redact free text → fit preprocessing
+→ train (beside a baseline) → evaluate → export → verify the served runtime reproduces
+the network → register. Nothing reaches the registry unless every step succeeded.
+
+Privacy: ``data.pseudonymise`` columns are replaced by keyed HMAC pseudonyms
+(``Settings.pseudonymise_key``) before anything else reads them; they become identifiers
+(joins, group splits), never features, so serving never needs the key. Personal columns
+are never features (:mod:`modelry.data.infer`), and free-text features are redacted
+(e-mails, phone numbers, URLs: :func:`~modelry.data.privacy.redact_text`) before the
+preprocessing is fitted; ``network.json`` lists them under ``redacted_text`` so that
+serving and explaining redact requests the same way.
 """
 
 from __future__ import annotations
@@ -24,16 +32,19 @@ from modelry.audit.mitigation import training_fairness
 from modelry.data.clean import CleanReport, clean, encode_target, normalise_missing
 from modelry.data.columns import Columns
 from modelry.data.infer import infer_schema, leakage_warnings
+from modelry.data.privacy import pseudonymise_table, redact_columns
 from modelry.data.schema import Role, Schema, Task
 from modelry.data.sources import fingerprint, read_table, to_columns
 from modelry.data.split import Split, split_rows
 from modelry.errors import ConfigError
 from modelry.explain.attributions import reference_inputs
 from modelry.explain.importance import importance_files
+from modelry.features.config import TextFeature
 from modelry.features.preprocessor import Encoded, Preprocessor, default_features
 from modelry.nn.modules import TabularNet
 from modelry.registry.card import build_card
 from modelry.registry.store import ModelVersion, Registry
+from modelry.serving.pool import REDACTED_KEY
 from modelry.serving.runtime import (
     MODEL_FILE,
     NETWORK_FILE,
@@ -98,13 +109,20 @@ def _data(encoded: Encoded, y: np.ndarray, rows: np.ndarray) -> TrainData:
 
 
 def prepare(
-    config: TrainConfig, data_path: Path
+    config: TrainConfig, data_path: Path, settings: Settings | None = None
 ) -> tuple[Schema, Columns, np.ndarray, Split, CleanReport, list[str], Any]:
-    """Read, infer, clean and split; everything before the first fitted parameter."""
+    """Read, infer, clean and split; everything before the first fitted parameter.
+
+    ``settings`` supplies the pseudonymisation key (default: ``Settings()``).
+    """
     d = config.data
     if not d.target:
         raise ConfigError("no target column: pass --target COLUMN (or data.target in the config)")
     frame = read_table(data_path)
+    if d.pseudonymise:
+        key = (settings or Settings()).pseudonymise_key.get_secret_value().encode()
+        frame = normalise_missing(frame, d.missing_values)  # a missing token stays missing
+        frame = pseudonymise_table(frame, d.pseudonymise, key)
     schema = infer_schema(
         frame,
         target=d.target,
@@ -115,6 +133,7 @@ def prepare(
         identifiers=d.identifiers,
         types=d.types,
         missing_values=d.missing_values,
+        pseudonymised=d.pseudonymise,
     )
     frame = normalise_missing(frame, d.missing_values)
     frame, report = clean(frame, schema, drop_missing_rows=d.drop_missing_rows)
@@ -158,7 +177,7 @@ def train_model(
     started = time.perf_counter()
 
     stage("reading and inferring the schema")
-    schema, columns, y, split, report, warnings, frame = prepare(config, data_path)
+    schema, columns, y, split, report, warnings, frame = prepare(config, data_path, settings)
     task = schema.task
     assert task is not None
     if config.data.fairness != "none" and task is not Task.BINARY:  # fairness hook
@@ -166,6 +185,8 @@ def train_model(
 
     stage("fitting the preprocessing")
     features = default_features(schema, config.features)
+    redacted = [f.name for f in features if isinstance(f, TextFeature)]
+    columns = redact_columns(columns, redacted)
     preprocessor = Preprocessor(features=features, missing_values=schema.missing_values).fit(
         _take(columns, split.train)
     )
@@ -227,6 +248,7 @@ def train_model(
         "model": config.model.model_dump(mode="json"),
         "threshold": 0.5,
         "inputs": ["dense", "codes"] if encoded.codes.shape[1] else ["dense"],
+        REDACTED_KEY: redacted,
         **reference_inputs(net, train_data.dense, train_data.codes),
     }
     metrics_doc = {

@@ -44,8 +44,8 @@ def _write_tables(folder: Path) -> None:
 
 
 def _train(home: Path) -> None:
-    from modelry.training.config import TrainConfig
     from modelry.pipeline import train_model
+    from modelry.training.config import TrainConfig
 
     data = home / "data"
     data.mkdir(parents=True)

@@ -102,6 +102,28 @@ def test_tritonclient(server: str, binary_in: bool, binary_out: bool) -> None:
     assert everything.as_numpy("probability").tolist() == pytest.approx(probability.tolist())
 
 
+@pytest.mark.parametrize("binary_out", [False, True])
+def test_tritonclient_explain(server: str, binary_out: bool) -> None:
+    client = triton.InferenceServerClient(server.removeprefix("http://"))
+    plain = client.infer("clients", triton_inputs(True))  # a normal infer is unchanged
+    assert plain.as_numpy("explanation") is None
+    outputs = [
+        triton.InferRequestedOutput("probability", binary_data=binary_out),
+        triton.InferRequestedOutput("explanation", binary_data=binary_out),
+    ]
+    for kwargs in ({"parameters": {"explain": True}}, {"outputs": outputs}):
+        result = client.infer("clients", triton_inputs(False), **kwargs)  # type: ignore[arg-type]
+        probability = result.as_numpy("probability")
+        assert probability.tolist() == pytest.approx(plain.as_numpy("probability").tolist())
+        rows = [json.loads(x) for x in result.as_numpy("explanation")]
+        assert len(rows) == len(ROWS)
+        for row, p in zip(rows, probability, strict=True):
+            assert set(row["attributions"]) == set(INSTANCE) and row["reasons"]
+            assert row["score"] == pytest.approx(float(p), abs=1e-4)
+            gap = sum(row["attributions"].values()) - (row["score"] - row["baseline_score"])
+            assert abs(gap) < 1e-3
+
+
 def test_tritonclient_multiclass_and_repository(server: str) -> None:
     client = triton.InferenceServerClient(server.removeprefix("http://"))
     result = client.infer("tiers", triton_inputs(True))

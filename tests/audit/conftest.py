@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from modelry.pipeline import TrainOutcome, train_model
 from modelry.settings import Settings
 from modelry.training.config import TrainConfig
-from modelry.pipeline import TrainOutcome, train_model
 
 
 def biased_table(n: int = 1500, seed: int = 0) -> dict[str, np.ndarray]:

@@ -3,52 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-import typer
 
-from modelry.cli import main as cli_main
-from modelry.cli.audit import audit_command
-from modelry.cli.models import models_app
 from modelry.pipeline import TrainOutcome
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
-def run(
-    biased_model: tuple[TrainOutcome, Path, Path],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-):  # type: ignore[no-untyped-def]
-    """The real entry point's error boundary, over an app that has ``audit`` registered."""
+def run(biased_model: tuple[TrainOutcome, Path, Path], run_cli: Any):  # type: ignore[no-untyped-def]
     _, home, _ = biased_model
-    app = typer.Typer(pretty_exceptions_enable=False)
-    app.command("audit")(audit_command)
-    app.add_typer(models_app, name="models")
-    monkeypatch.setattr(cli_main, "app", app)
-    monkeypatch.setenv("MODELRY_HOME", str(home))
-    monkeypatch.delenv("MODELRY_DEBUG", raising=False)
-    monkeypatch.delenv("MODELRY_REGISTRY_URL", raising=False)
 
-    def invoke(*args: str) -> Result:
-        monkeypatch.setattr(sys, "argv", ["modelry", *args])
-        capsys.readouterr()
-        code = 0
-        try:
-            cli_main.main()
-        except SystemExit as exc:
-            code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+    def invoke(*args: str) -> Any:
+        return run_cli(*args, home=home)
 
     return invoke
 

@@ -10,8 +10,8 @@ import pytest
 
 from modelry.audit.mitigation import fit_thresholds, training_fairness
 from modelry.errors import ConfigError
-from modelry.serving.runtime import TabularRuntime
 from modelry.pipeline import TrainOutcome
+from modelry.serving.runtime import TabularRuntime
 
 
 def _scored(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:

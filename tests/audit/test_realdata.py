@@ -10,10 +10,10 @@ import pytest
 
 from modelry.audit.report import audit_model
 from modelry.data.sources import read_table
+from modelry.pipeline import train_model
 from modelry.serving.runtime import TabularRuntime
 from modelry.settings import Settings
 from modelry.training.config import TrainConfig
-from modelry.pipeline import train_model
 
 pytestmark = pytest.mark.realdata
 

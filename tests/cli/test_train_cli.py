@@ -204,3 +204,12 @@ def test_debug_shows_the_traceback(cli, tmp_path: Path) -> None:  # type: ignore
 
     with pytest.raises(SourceError):
         cli("--debug", "train", str(tmp_path / "missing.csv"), "--target", "y")
+
+
+def test_pseudonymise_is_repeatable_and_comma_separated(cli, campaign: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli(
+        "train", str(campaign), "--target", "responded", "--pseudonymise", "a,b",
+        "--pseudonymise", "c", "--print-config",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert yaml.safe_load(result.out)["data"]["pseudonymise"] == ["a", "b", "c"]

@@ -5,8 +5,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelry.data.privacy import detect_personal, pseudonymise, redact_text
+from modelry.data.columns import Coded
+from modelry.data.privacy import (
+    detect_personal,
+    mask_value,
+    pseudonymise,
+    pseudonymise_table,
+    redact_columns,
+    redact_text,
+)
 from modelry.data.sources import read_table
+from modelry.errors import SchemaError
 
 
 @pytest.mark.parametrize(
@@ -79,6 +88,33 @@ def test_pseudonymise() -> None:
     assert pseudonymise(values, b"k2")[0] != out[0]
     with pytest.raises(ValueError, match="key"):
         pseudonymise(values, b"")
+
+
+def test_redact_columns_plain_and_coded() -> None:
+    plain = np.array(["mail a@b.com", None, "no contact"], dtype=object)
+    coded = Coded(np.array([1, -1, 0]), np.array(["x", "call +44 20 7946 0958"], dtype=object))
+    out = redact_columns({"t": plain, "c": coded, "n": np.array([1.0])}, ["t", "c", "absent"])
+    assert out["t"].tolist() == ["mail [EMAIL]", None, "no contact"]
+    assert out["c"].decode().tolist() == ["call [PHONE]", None, "x"]
+    assert out["n"].tolist() == [1.0]
+    assert plain[0] == "mail a@b.com"  # the caller's arrays are left alone
+
+
+def test_mask_value() -> None:
+    assert mask_value("ann@example.com") == "'[EMAIL]'"
+    assert mask_value(3.5) == "3.5"
+    assert mask_value("x" * 100).endswith("...") and len(mask_value("x" * 100)) == 60
+
+
+def test_pseudonymise_table() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"email": ["a@x.com", "b@x.com", "a@x.com"], "n": [1, 2, 3]})
+    out = pseudonymise_table(frame, ["email"], b"k")
+    assert out["email"][0] == out["email"][2] != out["email"][1]
+    assert frame["email"][0] == "a@x.com" and out["n"].tolist() == [1, 2, 3]
+    with pytest.raises(SchemaError, match="'mail' is not in the data"):
+        pseudonymise_table(frame, ["mail"], b"k")
 
 
 @pytest.mark.realdata

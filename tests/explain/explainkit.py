@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from modelry.data.schema import Task
+from modelry.pipeline import TrainOutcome, train_model
 from modelry.settings import Settings
 from modelry.training.config import TrainConfig
-from modelry.pipeline import TrainOutcome, train_model
 
 NOISE = ["x3", "c_noise", "city"]
 FEATURES = ["x1", "x2", "x3", "c_noise", "city"]

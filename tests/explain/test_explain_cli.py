@@ -3,45 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from explainkit import FEATURES, Trained
-
-from modelry.cli.explain import explain_command
-from modelry.cli.main import app, main
 
 NAME = "known-binary"
 RECORD = {"x1": 2.5, "x2": 0.0, "x3": 0.1, "c_noise": "red", "city": "city07"}
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
-def cli(binary: Trained, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    if not any(c.name == "explain" for c in app.registered_commands):  # until main.py has it
-        app.command("explain")(explain_command)
-    monkeypatch.setenv("MODELRY_HOME", str(binary.home))
-    monkeypatch.setenv("COLUMNS", "120")
-    monkeypatch.delenv("MODELRY_DEBUG", raising=False)
-
-    def run(*args: str) -> Result:
-        monkeypatch.setattr(sys, "argv", ["modelry", *args])
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+def cli(binary: Trained, run_cli: Any):  # type: ignore[no-untyped-def]
+    def run(*args: str) -> Any:
+        return run_cli(*args, home=binary.home)
 
     return run
 

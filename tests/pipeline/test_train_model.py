@@ -15,10 +15,10 @@ from safetensors.torch import load as load_safetensors
 from modelry.data.schema import Task
 from modelry.errors import ArtifactError
 from modelry.nn.modules import TabularNet
+from modelry.pipeline import TrainOutcome, train_model
 from modelry.serving.runtime import TabularRuntime
 from modelry.settings import Settings
 from modelry.training.config import ModelConfig, TrainConfig
-from modelry.pipeline import TrainOutcome, train_model
 
 
 def _table(task: Task, n: int = 900, seed: int = 0) -> dict[str, np.ndarray]:

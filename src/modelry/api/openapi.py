@@ -93,7 +93,7 @@ def openapi_document() -> dict[str, Any]:
                 "Open Inference Protocol v2 (REST, with the binary tensor and model "
                 "repository extensions) and a simple JSON API (KServe v1 style). "
                 "`POST /v1/models/{name}:explain` answers per-column attributions and "
-                "reasons; on V2, `\"parameters\": {\"explain\": true}` adds an "
+                'reasons; on V2, `"parameters": {"explain": true}` adds an '
                 "`explanation` BYTES output (one JSON document per row). With API "
                 "keys configured, send `Authorization: Bearer KEY`; load, unload and alias "
                 "changes need an admin key."

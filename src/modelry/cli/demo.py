@@ -116,8 +116,8 @@ def demo_command(
 ) -> None:
     """Generate a marketing campaign, train a response model on it, serve it and query it."""
     from modelry.cli.train import report
-    from modelry.training.config import TrainConfig
     from modelry.pipeline import train_model
+    from modelry.training.config import TrainConfig
 
     settings = Settings()
     data = write_csv(campaign_table(rows), settings.home / "demo" / "campaign.csv")

@@ -89,6 +89,14 @@ def train_command(
     identifier: Annotated[
         str | None, Opt(help="Identifier columns (dropped).", rich_help_panel=DATA)
     ] = None,
+    pseudonymise: Annotated[
+        list[str] | None,
+        Opt(
+            help="Replace COLUMN's values with keyed HMAC pseudonyms before training (kept "
+            "for joins, never a feature); repeat it or separate columns with commas.",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
     column_type: Annotated[
         list[str] | None,
         Opt(
@@ -227,6 +235,7 @@ def train_command(
         "data.drop": _csv(drop, "drop"),
         "data.sensitive": _csv(sensitive, "sensitive"),
         "data.identifiers": _csv(identifier, "identifier"),
+        "data.pseudonymise": _csv(",".join(pseudonymise), "pseudonymise") if pseudonymise else None,
         "data.types": _types(column_type),
         "data.missing_values": _csv(missing_values, "missing-values"),
         "data.drop_missing_rows": drop_missing_rows,

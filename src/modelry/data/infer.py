@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
 from modelry.data.clean import normalise_label, normalise_missing
-from modelry.data.privacy import personal_by_name, personal_by_values, personal_in_text
+from modelry.data.privacy import (
+    personal_by_name,
+    personal_by_values,
+    personal_in_text,
+    redact_text,
+)
 from modelry.data.schema import Column, ColumnType, Role, Schema, Task
 from modelry.errors import SchemaError
 
@@ -41,6 +47,7 @@ _OPTION_LABELS = {
     "drop": "column to drop",
     "sensitive": "sensitive column",
     "identifiers": "identifier column",
+    "pseudonymised": "pseudonymised column",
     "types": "column with a declared type",
 }
 _NEGATION_PREFIX = re.compile(r"^(not|non|no|un)[\s_-]*")
@@ -58,6 +65,7 @@ def infer_schema(
     types: Mapping[str, ColumnType] | None = None,
     missing_values: Sequence[str] = (),
     source: str | None = None,
+    pseudonymised: Sequence[str] = (),
 ) -> Schema:
     """Infer each column's type and role, and the task from the target.
 
@@ -72,6 +80,12 @@ def infer_schema(
         types: Per-column type overrides.
         missing_values: Extra tokens that mean missing, e.g. ``["unknown"]``.
         source: The data's name in messages; defaults to ``df.attrs["source"]``.
+        pseudonymised: Columns whose values the caller replaced with keyed hashes
+            (:func:`~modelry.data.privacy.pseudonymise`): identifiers, kept for joins and
+            group splits, never features (a request would have to hash them the same way).
+
+    A personal column's example values are never kept, and a free-text column's are
+    redacted: the schema is stored with the model and shown in its card.
 
     Raises:
         SchemaError: A named column does not exist, the target is unusable, a feature is
@@ -87,9 +101,12 @@ def infer_schema(
         sensitive=sensitive,
         identifiers=identifiers,
         types=list(types),
+        pseudonymised=pseudonymised,
     )
-    if target is not None and target in {*drop, *sensitive, *identifiers}:
-        raise SchemaError(f"target {target!r} is also listed in drop, sensitive or identifiers")
+    if target is not None and target in {*drop, *sensitive, *identifiers, *pseudonymised}:
+        raise SchemaError(
+            f"target {target!r} is also listed in drop, sensitive, identifiers or pseudonymise"
+        )
     frame = normalise_missing(df, missing_values)
     columns: list[Column] = []
     classes: list[str] | None = None
@@ -97,10 +114,9 @@ def infer_schema(
         series = frame[name]
         present = series.dropna()
         n_unique = int(present.nunique())
-        stats = {
+        stats: dict[str, Any] = {
             "missing_fraction": round(1.0 - len(present) / max(len(series), 1), 6),
             "n_unique": n_unique,
-            "examples": [str(v) for v in present.unique()[:3]],
         }
         if name == target:
             task, classes, ctype, reason = _infer_target(series, name, task, positive)
@@ -108,15 +124,22 @@ def infer_schema(
         else:
             if name in types:
                 ctype, reason = types[name], "declared type"
+            elif name in pseudonymised:  # hex digests: never read them as numbers or dates
+                unique = len(series) > 1 and n_unique == len(series)
+                ctype = ColumnType.IDENTIFIER if unique else ColumnType.CATEGORICAL
+                reason = "pseudonymised (HMAC)"
             else:
                 ctype, reason = _infer_type(name, series, where)
-            role, why = _infer_role(name, present, ctype, drop, sensitive, identifiers)
+            role, why = _infer_role(
+                name, present, ctype, drop, sensitive, identifiers, pseudonymised
+            )
             if role == Role.FEATURE and n_unique == 0:
                 raise SchemaError(
                     f"column {name!r} of {where} is entirely missing: drop it (--drop {name})",
                     column=name,
                 )
             reason = f"{reason}; {why}" if why else reason
+        stats["examples"] = _examples(present, role, ctype)
         fields = {"name": name, "type": ctype, "role": role, "reason": reason, **stats}
         columns.append(Column.model_validate(fields))
     return Schema(
@@ -126,6 +149,14 @@ def infer_schema(
         classes=classes,
         missing_values=list(missing_values),
     )
+
+
+def _examples(present: pd.Series, role: Role, ctype: ColumnType) -> list[str]:
+    """Up to three values to show: none of personal data, free text redacted."""
+    if role == Role.PERSONAL:
+        return []
+    examples = [str(v) for v in present.unique()[:3]]
+    return [redact_text(v) for v in examples] if ctype == ColumnType.TEXT else examples
 
 
 def _check_names(df: pd.DataFrame, where: str, **named: Sequence[str]) -> None:
@@ -188,10 +219,13 @@ def _infer_role(
     drop: Sequence[str],
     sensitive: Sequence[str],
     identifiers: Sequence[str],
+    pseudonymised: Sequence[str] = (),
 ) -> tuple[Role, str]:
     """The role and, when it is not plainly a feature, why."""
     if name in drop:
         return Role.DROPPED, "--drop"
+    if name in pseudonymised:
+        return Role.IDENTIFIER, "kept for joins and group splits, never a feature"
     if name in sensitive:
         return Role.SENSITIVE, "declared sensitive: kept for audits, never a feature"
     if name in identifiers:
@@ -206,7 +240,7 @@ def _infer_role(
         return Role.DROPPED, "constant"
     if ctype == ColumnType.TEXT:
         # Free text stays a feature (it is often the signal); its personal data is flagged
-        # here, and redacted by the text encoder.
+        # here, and redacted before encoding (modelry.pipeline, and at predict time).
         inside = personal_in_text(sample)
         return Role.FEATURE, f"{inside}: redact before use" if inside else ""
     return Role.FEATURE, ""

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from modelry.data.columns import Coded
+from modelry.errors import SchemaError
 
 SAMPLE_SIZE = 200
 """Whole-value checks look at this many non-missing values."""
@@ -251,4 +252,23 @@ def pseudonymise(values: np.ndarray, key: bytes) -> np.ndarray:
             digest = hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
             cache[text] = digest[:16]
         out[i] = cache[text]
+    return out
+
+
+def pseudonymise_table(frame: Any, names: Sequence[str], key: bytes) -> Any:
+    """A copy of a DataFrame with the named columns' values replaced by their pseudonyms.
+
+    Raises:
+        SchemaError: A named column is not in the table.
+    """
+    absent = [n for n in names if n not in frame.columns]
+    if absent:
+        raise SchemaError(
+            f"pseudonymised column {absent[0]!r} is not in the data; "
+            f"columns are: {', '.join(map(str, frame.columns))}",
+            column=absent[0],
+        )
+    out = frame.copy()
+    for name in names:
+        out[name] = pseudonymise(out[name].to_numpy(dtype=object), key)
     return out

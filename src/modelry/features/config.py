@@ -11,6 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+ROWS_PER_BIN = 200
+AUTO_BINS = 32
+
 
 class _Feature(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -28,13 +31,14 @@ class NumericFeature(_Feature):
     missing_indicator: bool = Field(
         default=True, description="Add a 0/1 input saying the value was missing (if any was)."
     )
-    bins: int = Field(
-        default=32,
+    bins: int | None = Field(
+        default=None,
         ge=0,
         le=64,
         description=(
             "Also one-hot the value's quantile bin (fewer when values repeat), so the network"
-            " sees thresholds and non-monotonic effects directly; 0 turns it off."
+            " sees thresholds and non-monotonic effects directly. None (auto): up to 32 bins"
+            f" with at least {ROWS_PER_BIN} training rows each; 0 turns it off."
         ),
     )
 

@@ -10,7 +10,7 @@ import numpy as np
 from modelry.data.columns import ColumnArray
 from modelry.errors import ConfigError
 from modelry.features.base import Encoder, InputKind
-from modelry.features.config import NumericFeature
+from modelry.features.config import AUTO_BINS, ROWS_PER_BIN, NumericFeature
 from modelry.features.values import SMALL, all_finite, to_float
 
 SKEW_THRESHOLD = 1.0
@@ -105,7 +105,8 @@ class NumericEncoder(Encoder[NumericFeature]):
         self.mean_ = mean
         self.std_ = std
         self.indicator_ = bool(cfg.missing_indicator and missing.any())
-        self.edges_ = quantile_edges(np.where(missing, fill, x), cfg.bins)
+        bins = cfg.bins if cfg.bins is not None else min(AUTO_BINS, len(x) // ROWS_PER_BIN)
+        self.edges_ = quantile_edges(np.where(missing, fill, x), bins)
         self.n_dense_ = self._width()
         return self
 

@@ -13,6 +13,7 @@ from typing import Any, Self
 import numpy as np
 
 from modelry.data.columns import Coded, ColumnArray
+from modelry.data.privacy import redact_text
 from modelry.features.base import Encoder
 from modelry.features.config import TextFeature
 from modelry.features.values import category_key, coded_lookup, column_length
@@ -72,7 +73,9 @@ class TextEncoder(Encoder[TextFeature]):
             chunk = texts[start : start + _CHUNK]
             flat: list[int] = []
             for row, text in enumerate(chunk):
-                key = text if isinstance(text, str) else category_key(text)
+                # Redacted at training and at every prediction alike: the network never
+                # sees e-mails, phones or URLs, only their placeholders.
+                key = redact_text(text) if isinstance(text, str) else category_key(text)
                 if key:
                     offset = row * width
                     flat.extend(offset + self._bucket(t) for t in TOKEN.findall(key.lower()))

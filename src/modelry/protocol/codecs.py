@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from modelry.data.privacy import mask_value
 from modelry.errors import InvalidInputError
 from modelry.protocol.v2 import NUMPY_DTYPES, InputTensor, TensorMetadata, tensor
 from modelry.protocol.wire import decode_bytes_tensor
@@ -64,8 +65,7 @@ class InputSpec:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return mask_value(value)  # a bad value is named, but never an e-mail or phone number
 
 
 def _bad(path: str, expected: str, value: Any) -> InvalidInputError:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from modelry.data.privacy import mask_value
 from modelry.errors import InvalidInputError, RequestError
 from modelry.protocol.v2 import (
     NUMPY_DTYPES,
@@ -27,10 +28,7 @@ from modelry.protocol.v2 import (
 
 
 def _field_error(path: str, expected: str, got: Any) -> InvalidInputError:
-    shown = repr(got)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return InvalidInputError(f"{path}: expected {expected}, got {shown}", field=path)
+    return InvalidInputError(f"{path}: expected {expected}, got {mask_value(got)}", field=path)
 
 
 def _want(obj: Any, kind: type, path: str, expected: str) -> Any:

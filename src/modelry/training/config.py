@@ -44,6 +44,12 @@ class DataConfig(_Strict):
     drop: list[str] = Field(default_factory=list)
     sensitive: list[str] = Field(default_factory=list)
     identifiers: list[str] = Field(default_factory=list)
+    pseudonymise: list[str] = Field(
+        default_factory=list,
+        description="Columns replaced by keyed HMAC pseudonyms (MODELRY_PSEUDONYMISE_KEY) "
+        "before anything else reads them: identifiers for joins and group splits, never "
+        "features.",
+    )
     types: dict[str, ColumnType] = Field(default_factory=dict, description="Type overrides.")
     missing_values: list[str] = Field(default_factory=list, description="e.g. ['unknown']")
     drop_missing_rows: bool = False
