@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# HTTP benchmark of `modelry serve` against the bare Starlette floor, side by side in one run.
+# HTTP benchmark of `modelry serve` against the bare Starlette floor and the peers the founding
+# document's users would compare it with, side by side in one run.
 #
 # Single-instance requests on loopback: each server pinned to core $SERVER_CPU, wrk to core
 # $LOAD_CPU (1 thread, $CONNS connections), a $WARM s warm-up, then $DUR s measured; systems
-# interleaved floor, v1, v2, floor, v1, v2 ($ROUNDS rounds). Writes the raw results under $OUT,
-# prints a markdown table and appends it, with the exact command, to bench/RESULTS.md.
+# interleaved floor, v1, v2, seed, mlserver, floor, v1, ... ($ROUNDS rounds). Writes the raw results
+# under $OUT, prints a markdown table and appends it, with the exact command, to bench/RESULTS.md.
+#
+# Peers (started exactly as ../shared/anchors/run_round.sh starts them, see README.md for setup):
+#   seed      the founding document's Flask + Keras app (anchors' seed_app.py, Flask dev server,
+#             127.0.0.1:5000), body [[62 preprocessed floats]] ($ART/payloads/seed_flask.json)
+#   mlserver  Seldon MLServer 1.7.1, mlserver_sklearn MLPClassifier(64,32), V2 on 127.0.0.1:8080,
+#             body $ART/payloads/mlserver_v2.json (the same 62 floats)
+# A peer whose venv, anchors copy or artifacts are missing is skipped with a message.
 #
 # Usage: bench/serve/run.sh
 # Env:   CSV (bank-additional-full.csv; default ../shared/data/...), MODELRY_HOME (a registry that
 #        holds model "bank", or where to train it; default /tmp/modelry-bench-home), MODEL=bank,
-#        DUR=15 WARM=5 CONNS=8 ROUNDS=2 SERVER_CPU=0 LOAD_CPU=1 PORT=8080 FLOOR_PORT=8001,
+#        DUR=15 WARM=5 CONNS=8 ROUNDS=2 SERVER_CPU=0 LOAD_CPU=1 PORT=8090 FLOOR_PORT=8001,
 #        OUT (default /tmp/modelry-bench-serve), NO_RESULTS=1 (do not append to RESULTS.md),
-#        SERVE_ARGS (extra `modelry serve` options, e.g. --batching).
+#        SERVE_ARGS (extra `modelry serve` options, e.g. --batching),
+#        PEERS="seed mlserver" (empty: none), ANCHORS=/tmp/anchors (a copy of ../shared/anchors),
+#        ART=/tmp/bench-art (anchors' prepare_artifacts.sh), VENV_TF=/tmp/venv-tf,
+#        VENV_MLSERVER=/tmp/venv-mlserver.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -22,10 +33,33 @@ export MODELRY_HOME=${MODELRY_HOME:-/tmp/modelry-bench-home}
 MODEL=${MODEL:-bank}
 DUR=${DUR:-15} WARM=${WARM:-5} CONNS=${CONNS:-8} ROUNDS=${ROUNDS:-2}
 SERVER_CPU=${SERVER_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
-PORT=${PORT:-8080} FLOOR_PORT=${FLOOR_PORT:-8001}
+PORT=${PORT:-8090} FLOOR_PORT=${FLOOR_PORT:-8001}
 OUT=${OUT:-/tmp/modelry-bench-serve}
 SERVE_ARGS=${SERVE_ARGS:-}
-COMMAND="bench/serve/run.sh (DUR=$DUR WARM=$WARM CONNS=$CONNS ROUNDS=$ROUNDS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU SERVE_ARGS='$SERVE_ARGS')"
+PEERS=${PEERS-seed mlserver}
+ANCHORS=${ANCHORS:-/tmp/anchors} ART=${ART:-/tmp/bench-art}
+VENV_TF=${VENV_TF:-/tmp/venv-tf} VENV_MLSERVER=${VENV_MLSERVER:-/tmp/venv-mlserver}
+SEED_PORT=5000 MLSERVER_PORT=8080  # fixed by the anchors (Flask default; mlserver/settings.json)
+COMMAND="bench/serve/run.sh (DUR=$DUR WARM=$WARM CONNS=$CONNS ROUNDS=$ROUNDS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU SERVE_ARGS='$SERVE_ARGS' PEERS='$PEERS')"
+
+# Which peers can run: each needs its venv, the anchors copy and the anchors' artifacts.
+missing() { local f; for f in "$@"; do [[ -e $f ]] || { echo "$f"; return; }; done; }
+RUN_PEERS=()
+for peer in $PEERS; do
+  case $peer in
+    seed) need=$(missing "$VENV_TF/bin/python" "$ANCHORS/seed_app.py" "$ART/model.keras" \
+            "$ART/payloads/seed_flask.json") ;;
+    mlserver) need=$(missing "$VENV_MLSERVER/bin/mlserver" "$ANCHORS/mlserver/settings.json" \
+            "$ANCHORS/mlserver/model-settings.json.in" "$ART/mlp_sklearn.joblib" \
+            "$ART/payloads/mlserver_v2.json") ;;
+    *) echo "unknown peer '$peer' (PEERS takes: seed mlserver)"; exit 2 ;;
+  esac
+  if [[ -n $need ]]; then
+    echo "== skipping peer $peer: $need is missing (setup: bench/serve/README.md, section Peers)"
+  else
+    RUN_PEERS+=("$peer")
+  fi
+done
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 mkdir -p "$OUT/logs"
@@ -37,52 +71,100 @@ if ! "$MODELRY" models show "$MODEL" >/dev/null 2>&1; then
 fi
 "$PY" "$HERE/payloads.py" "$CSV" "$OUT/payloads"
 
-PIDS=()
+# A server already listening on one of our ports would be measured instead of ours.
+port_of_peer() { case $1 in seed) echo "$SEED_PORT" ;; mlserver) echo "$MLSERVER_PORT 8081 8082" ;; esac; }
+for port in "$FLOOR_PORT" "$PORT" $(for p in "${RUN_PEERS[@]}"; do port_of_peer "$p"; done); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is already in use on 127.0.0.1: stop what listens there (or set PORT/FLOOR_PORT)"
+    exit 1
+  fi
+done
+
+declare -A PID_OF=()
 start() {  # name, command...: its own process group, pinned to the server core
   local name=$1; shift
   setsid taskset -c "$SERVER_CPU" "$@" >"$OUT/logs/$name.log" 2>&1 &
-  PIDS+=($!)
+  PID_OF[$name]=$!
 }
-stop_all() {
-  for pid in "${PIDS[@]}"; do kill -TERM -- -"$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+stop() {  # name: TERM its process group, KILL it after 10 s
+  local pid=${PID_OF[$1]:-}
+  [[ -n $pid ]] || return 0
+  kill -TERM -- -"$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 -- -"$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL -- -"$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "PID_OF[$1]"
 }
+stop_all() { local name; for name in "${!PID_OF[@]}"; do stop "$name"; done; }
 trap stop_all EXIT
 
 start floor "$PY" -m uvicorn --app-dir "$HERE" floor_starlette:app --host 127.0.0.1 \
   --port "$FLOOR_PORT" --no-access-log --log-level warning
 # shellcheck disable=SC2086
 start modelry "$MODELRY" serve --host 127.0.0.1 --port "$PORT" --models "$MODEL" $SERVE_ARGS
+for peer in "${RUN_PEERS[@]}"; do
+  case $peer in
+    seed) start seed env ART="$ART" "$VENV_TF/bin/python" "$ANCHORS/seed_app.py" ;;
+    mlserver)  # repo dir: settings.json + bank-mlp/model-settings.json (@ART@ -> $ART), as the anchors
+      repo=$OUT/mlserver-repo
+      rm -rf "$repo" && mkdir -p "$repo/bank-mlp"
+      cp "$ANCHORS/mlserver/settings.json" "$repo/"
+      sed "s#@ART@#$ART#" "$ANCHORS/mlserver/model-settings.json.in" >"$repo/bank-mlp/model-settings.json"
+      start mlserver bash -c "cd '$repo' && exec '$VENV_MLSERVER/bin/mlserver' start '$repo'" ;;
+  esac
+done
 
 url_of() {
   case $1 in
     floor) echo "http://127.0.0.1:$FLOOR_PORT/predict" ;;
     v1) echo "http://127.0.0.1:$PORT/v1/models/$MODEL:predict" ;;
     v2) echo "http://127.0.0.1:$PORT/v2/models/$MODEL/infer" ;;
+    seed) echo "http://127.0.0.1:$SEED_PORT/predict" ;;
+    mlserver) echo "http://127.0.0.1:$MLSERVER_PORT/v2/models/bank-mlp/infer" ;;
   esac
 }
-body_of() { case $1 in floor) echo "$OUT/payloads/const.json" ;; *) echo "$OUT/payloads/$1.json" ;; esac; }
+body_of() {
+  case $1 in
+    floor) echo "$OUT/payloads/const.json" ;;
+    seed) echo "$ART/payloads/seed_flask.json" ;;
+    mlserver) echo "$ART/payloads/mlserver_v2.json" ;;
+    *) echo "$OUT/payloads/$1.json" ;;
+  esac
+}
+proc_of() { case $1 in v1 | v2) echo modelry ;; *) echo "$1" ;; esac; }
 
-for sys in floor v1 v2; do
-  ok=""
-  for _ in $(seq 1 150); do
-    code=$(curl -s -o "$OUT/logs/$sys.response.json" -w '%{http_code}' -X POST \
+# Ready = one request answered 200 (up to 120 s: Keras and MLServer take a while to load).
+SYSTEMS=()
+for sys in floor v1 v2 "${RUN_PEERS[@]}"; do
+  ok="" code=000 deadline=$((SECONDS + 120))
+  while ((SECONDS < deadline)); do
+    code=$(curl -s -m 30 -o "$OUT/logs/$sys.response.json" -w '%{http_code}' -X POST \
       -H 'Content-Type: application/json' --data-binary @"$(body_of $sys)" "$(url_of $sys)" || true)
     [[ $code == 200 ]] && { ok=1; break; }
+    kill -0 "${PID_OF[$(proc_of $sys)]}" 2>/dev/null || break
     sleep 0.2
   done
-  [[ -n $ok ]] || { echo "$sys did not answer 200 (last $code); see $OUT/logs"; exit 1; }
+  if [[ -z $ok ]]; then
+    case $sys in
+      floor | v1 | v2) echo "$sys did not answer 200 (last $code); see $OUT/logs"; exit 1 ;;
+      *) echo "== skipping peer $sys: it did not answer 200 (last $code); see $OUT/logs/$sys.log"
+        stop "$sys"; continue ;;
+    esac
+  fi
+  SYSTEMS+=("$sys")
   echo "== $sys ready: $(head -c 160 "$OUT/logs/$sys.response.json")"
 done
 
+# wrk stops at -d; `timeout` only guards against a wrk that hangs (a stuck server must not stall
+# the run); a failed measurement is recorded as null and the run goes on.
 for round in $(seq 1 "$ROUNDS"); do
-  for sys in floor v1 v2; do
+  for sys in "${SYSTEMS[@]}"; do
     url=$(url_of $sys) body=$(body_of $sys)
-    BODY_FILE=$body taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WARM}s" --timeout 10s \
-      -s "$HERE/post.lua" "$url" >"$OUT/logs/r$round-$sys.warmup.txt" 2>&1
-    BODY_FILE=$body taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" --timeout 10s --latency \
-      -s "$HERE/post.lua" "$url" >"$OUT/logs/r$round-$sys.wrk.txt" 2>&1
-    line=$(grep '^RESULT ' "$OUT/logs/r$round-$sys.wrk.txt" | sed 's/^RESULT //')
+    BODY_FILE=$body timeout $((WARM + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WARM}s" \
+      --timeout 10s -s "$HERE/post.lua" "$url" >"$OUT/logs/r$round-$sys.warmup.txt" 2>&1 || true
+    BODY_FILE=$body timeout $((DUR + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" \
+      --timeout 10s --latency -s "$HERE/post.lua" "$url" >"$OUT/logs/r$round-$sys.wrk.txt" 2>&1 || true
+    line=$(grep '^RESULT ' "$OUT/logs/r$round-$sys.wrk.txt" | sed 's/^RESULT //' || true)
     echo "{\"round\": $round, \"system\": \"$sys\", \"wrk\": ${line:-null}}" >>"$OUT/results.jsonl"
     echo "   round $round $sys: ${line:-wrk failed}"
   done

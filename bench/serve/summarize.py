@@ -3,7 +3,8 @@
     python summarize.py RESULTS.jsonl --command "bench/serve/run.sh ..."
 
 One row per system and round (req/s, p50, p99, errors, ratio to the floor of the same round),
-then the median over rounds of each system.
+then the median over rounds of each system's ratio to the floor, and, when the peers were measured,
+modelry V1 req/s divided by each peer's req/s of the same round (median over rounds).
 """
 
 from __future__ import annotations
@@ -19,12 +20,34 @@ LABELS = {
     "floor": "floor: bare Starlette, constant JSON",
     "v1": "modelry V1 `:predict`, 1 instance",
     "v2": "modelry V2 `/infer`, 1 instance",
+    "seed": "seed: founding doc's Flask + Keras app",
+    "mlserver": "MLServer 1.7.1 V2, sklearn MLP",
+}
+PEER_NAMES = {"seed": "seed", "mlserver": "MLServer"}
+PEER_NOTES = {
+    "seed": "seed = the founding document's app as ../shared/anchors/seed_app.py serves it (Flask "
+    "`app.run()` dev server, Keras 64-32-1 `model.predict` per request), body `[[62 floats]]`",
+    "mlserver": "MLServer = Seldon MLServer 1.7.1 with `mlserver_sklearn` serving "
+    "`MLPClassifier((64,32))` on the same 62 features (anchors' mlserver/ settings), V2 body with "
+    "one FP32 [1,62] tensor, output `predict_proba`",
 }
 
 
 def _errors(r: dict[str, float]) -> int:
     keys = ("err_connect", "err_read", "err_write", "err_timeout", "non2xx3xx")
     return int(sum(r.get(k, 0) for k in keys))
+
+
+def _num(x: float) -> str:
+    """Two decimals below 100 (two significant digits below 0.1: the seed's ratio to the floor),
+    thousands separators and no decimals above."""
+    if x >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.2f}" if x >= 0.1 or x == 0 else f"{x:.2g}"
+
+
+def _rps_by_round(rows: list[dict], system: str) -> dict[int, float]:
+    return {r["round"]: r["wrk"]["rps"] for r in rows if r["system"] == system and r["wrk"]}
 
 
 def main() -> None:
@@ -47,25 +70,56 @@ def main() -> None:
     ]
     ratios: dict[str, list[float]] = {}
     for r in rows:
-        w = r["wrk"]
+        w, label = r["wrk"], LABELS.get(r["system"], r["system"])
         if not w:
-            out.append(f"| {LABELS[r['system']]} | {r['round']} | wrk failed | | | | |")
+            out.append(f"| {label} | {r['round']} | wrk failed | | | | |")
             continue
         ratio = w["rps"] / floors[r["round"]] if r["round"] in floors else float("nan")
         ratios.setdefault(r["system"], []).append(ratio)
         out.append(
-            f"| {LABELS[r['system']]} | {r['round']} | {w['rps']:,.0f} | {w['lat_p50_ms']:.2f} "
-            f"| {w['lat_p99_ms']:.2f} | {_errors(w)} | {ratio:.2f} |"
+            f"| {label} | {r['round']} | {_num(w['rps'])} | {w['lat_p50_ms']:.2f} "
+            f"| {w['lat_p99_ms']:.2f} | {_errors(w)} | {_num(ratio)} |"
         )
     out += [
         "",
         "Median ratio to the floor: "
-        + ", ".join(f"{s} {statistics.median(v):.2f}" for s, v in ratios.items()),
+        + ", ".join(f"{s} {_num(statistics.median(v))}" for s, v in ratios.items()),
     ]
     v1 = [r["wrk"]["rps"] for r in rows if r["system"] == "v1" and r["wrk"]]
     v2 = [r["wrk"]["rps"] for r in rows if r["system"] == "v2" and r["wrk"]]
     if v1 and v2:
-        out[-1] += f"; V2 / V1 {statistics.median(v2) / statistics.median(v1):.2f}."
+        out[-1] += f"; V2 / V1 {statistics.median(v2) / statistics.median(v1):.2f}"
+    out[-1] += "."
+    v1_by_round = _rps_by_round(rows, "v1")
+    peers = [p for p in PEER_NAMES if any(r["system"] == p for r in rows)]
+    for peer in peers:
+        by_round = _rps_by_round(rows, peer)
+        per_round = [
+            (rnd, v1_by_round[rnd] / rps)
+            for rnd, rps in by_round.items()
+            if rnd in v1_by_round and rps
+        ]
+        if not per_round:
+            out.append(f"modelry V1 ÷ {PEER_NAMES[peer]}: not measured (a wrk run failed).")
+            continue
+        rounds = ", ".join(f"round {rnd} {_num(x)}" for rnd, x in per_round)
+        median = statistics.median(x for _, x in per_round)
+        out.append(
+            f"modelry V1 ÷ {PEER_NAMES[peer]} (req/s, same round): **{_num(median)}** ({rounds})."
+        )
+    if peers:
+        out += [
+            "",
+            "Notes: the requests differ. modelry (V1/V2) is sent one raw bank-marketing row (20 "
+            "columns, strings and numbers, `duration` dropped) and does its own preprocessing; "
+            "the peers are sent the anchors' 62 already-preprocessed floats (one-hot, log1p, "
+            "standardised: the first test row, `$ART/payloads/`), so their preprocessing cost is "
+            "not in their figures. The floor returns a constant. "
+            + "; ".join(PEER_NOTES[p] for p in peers)
+            + ". All servers are started once and stay up for the whole run, each pinned to the "
+            "server core, with their defaults (access logging on for the peers, as a user starts "
+            "them).",
+        ]
     print("\n".join(out))
 
 

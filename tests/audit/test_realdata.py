@@ -35,7 +35,7 @@ def test_audit_and_demographic_parity_on_real_data(
     raw: dict[str, Any] = {
         "name": case.replace("_", "-"),
         "data": {**data_config, "sensitive": ["gender"], "fairness": "demographic_parity"},
-        "training": {"epochs": 15, "lr": 0.003},
+        "training": {"epochs": 30, "lr": 0.003, "batch_size": 32},
     }
     outcome = train_model(TrainConfig.from_dict(raw), path, Settings(home=tmp_path / "home"))
     fairness = json.loads((outcome.artifact / "metrics.json").read_text())["fairness"]
