@@ -21,6 +21,7 @@ import platform
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ from modelry.serving.runtime import (
     TabularRuntime,
 )
 from modelry.settings import Settings
-from modelry.training.baseline import fit_baseline
+from modelry.training.baseline import Baseline, fit_baseline
 from modelry.training.config import TrainConfig
 from modelry.training.export import check_parity, to_onnx, to_safetensors
 from modelry.training.metrics import evaluate, primary_metric
@@ -200,7 +201,12 @@ def train_model(
     n_outputs = len(schema.classes or []) if task is Task.MULTICLASS else 1
     embeddings = [(card, dim) for _, card, dim in preprocessor.embeddings_]
     net = TabularNet(encoded.dense.shape[1], embeddings, config.model, n_outputs)
-    result = train(net, task, train_data, valid_data, config.training, on_epoch=on_epoch)
+    # The network trains on one core; the baseline fits on the other meanwhile (both
+    # spend their time in native code that releases the GIL).
+    with ThreadPoolExecutor(max_workers=1) as background:
+        fitting = background.submit(_fit_baseline_alone, task, train_data, config.training.seed)
+        result = train(net, task, train_data, valid_data, config.training, on_epoch=on_epoch)
+        baseline = fitting.result()
 
     stage("evaluating beside the baseline")
     outputs = {
@@ -211,7 +217,6 @@ def train_model(
         k: evaluate(task, part.y, outputs[k])
         for k, part in (("valid", valid_data), ("test", test_data))
     }
-    baseline = fit_baseline(task, train_data, config.training.seed)
     base_out = {
         k: baseline.predict_output(p.dense, p.codes)
         for k, p in (("valid", valid_data), ("test", test_data))
@@ -332,6 +337,14 @@ def train_model(
             lineage=lineage,
         )
     return _outcome(version, task, metrics, base_metrics, train_seconds, result, schema, warnings)
+
+
+def _fit_baseline_alone(task: Task, data: TrainData, seed: int) -> Baseline:
+    """The baseline on one BLAS thread, so it does not crowd the network off its core."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return fit_baseline(task, data, seed)
 
 
 def _verify_served(
