@@ -100,7 +100,10 @@ def main() -> None:
             if rnd in v1_by_round and rps
         ]
         if not per_round:
-            out.append(f"modelry V1 ÷ {PEER_NAMES[peer]}: not measured (a wrk run failed).")
+            out.append(
+                f"modelry V1 ÷ {PEER_NAMES[peer]}: not measured (wrk failed, or no request "
+                "completed within the measured time)."
+            )
             continue
         rounds = ", ".join(f"round {rnd} {_num(x)}" for rnd, x in per_round)
         median = statistics.median(x for _, x in per_round)
@@ -110,7 +113,7 @@ def main() -> None:
     if peers:
         out += [
             "",
-            "Notes: the requests differ. modelry (V1/V2) is sent one raw bank-marketing row (20 "
+            "Notes: the requests differ. modelry (V1/V2) is sent one raw bank-marketing row (19 "
             "columns, strings and numbers, `duration` dropped) and does its own preprocessing; "
             "the peers are sent the anchors' 62 already-preprocessed floats (one-hot, log1p, "
             "standardised: the first test row, `$ART/payloads/`), so their preprocessing cost is "
