@@ -253,38 +253,47 @@ def report(runs: list[dict[str, Any]]) -> tuple[str, list[str]]:
     m = [r for r in runs if r["system"] == "modelry"]
     k = [r for r in runs if r["system"] == "keras"]
     lines = [
-        "| round | system | test ROC-AUC (same 20 % rows) | fit s | whole call s | process wall s | other processes' CPU |",
-        "|---|---|---|---|---|---|---|",
+        "| round | system | test ROC-AUC (same 20 % rows) | training loop s | fit s | whole call s | process wall s | other processes' CPU |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         lines.append(
-            f"| {r['round']} | {r['system']} | {r['auc']:.4f} | {r['fit_s']:.1f} | "
+            f"| {r['round']} | {r['system']} | {r['auc']:.4f} | {r['loop_s']:.1f} | {r['fit_s']:.1f} | "
             f"{r['call_s']:.1f} | {r['process_s']:.1f} | {r['raw']['foreign_cpu']} |"
         )
     lines.append(
-        f"| median | modelry | {med([r['auc'] for r in m]):.4f} | {med([r['fit_s'] for r in m]):.1f} | "
+        f"| median | modelry | {med([r['auc'] for r in m]):.4f} | {med([r['loop_s'] for r in m]):.1f} | "
+        f"{med([r['fit_s'] for r in m]):.1f} | "
         f"{med([r['call_s'] for r in m]):.1f} | {med([r['process_s'] for r in m]):.1f} | |"
     )
     lines.append(
-        f"| median | keras | {med([r['auc'] for r in k]):.4f} | {med([r['fit_s'] for r in k]):.1f} | "
+        f"| median | keras | {med([r['auc'] for r in k]):.4f} | {med([r['loop_s'] for r in k]):.1f} | "
+        f"{med([r['fit_s'] for r in k]):.1f} | "
         f"{med([r['call_s'] for r in k]):.1f} | {med([r['process_s'] for r in k]):.1f} | |"
     )
+    loop_ratio = med([r["loop_s"] for r in k]) / med([r["loop_s"] for r in m])
     fit_ratio = med([r["fit_s"] for r in k]) / med([r["fit_s"] for r in m])
     call_ratio = med([r["call_s"] for r in k]) / med([r["call_s"] for r in m])
     proc_ratio = med([r["process_s"] for r in k]) / med([r["process_s"] for r in m])
     d_auc = med([r["auc"] for r in m]) - med([r["auc"] for r in k])
     # Per round, each modelry run against the keras run right after it.
     per_round = [kr["fit_s"] / mr["fit_s"] for mr, kr in zip(m, k, strict=False)]
+    loop_rounds = [kr["loop_s"] / mr["loop_s"] for mr, kr in zip(m, k, strict=False)]
     notes = [
-        f"- keras_time / modelry_time, fit (keras `model.fit` vs modelry pipeline `train_seconds`): "
+        f"- keras_time / modelry_time, training like for like (keras `model.fit` vs modelry's "
+        f"training loop, the pipeline's 'training the network' stage: the same 10 epochs of "
+        f"batch 32): **{loop_ratio:.2f}×** (per round: {', '.join(f'{x:.2f}×' for x in loop_rounds)})",
+        f"- keras_time / modelry_time, keras `model.fit` vs modelry's whole pipeline `train_seconds` "
+        f"(which adds reading, schema inference, the logistic baseline, evaluation, plots, "
+        f"permutation importance, ONNX export and the served-runtime check): "
         f"**{fit_ratio:.2f}×** (per round: {', '.join(f'{x:.2f}×' for x in per_round)})",
         f"- keras_time / modelry_time, whole call (keras read→preprocess→fit→predict→AUC vs modelry "
         f"`train_model` call): {call_ratio:.2f}×; whole process incl. imports and scoring: "
         f"{proc_ratio:.2f}×",
         f"- test ROC-AUC, modelry − keras (medians): {d_auc:+.4f}",
         "- goal (modelry >= 2× faster at equal or better AUC): "
-        + ("met" if fit_ratio >= 2 and d_auc >= -0.002 else "NOT met")
-        + " (AUC tolerance 0.002)",
+        + ("met" if loop_ratio >= 2 and d_auc >= -0.002 else "NOT met")
+        + " on the like-for-like training time (AUC tolerance 0.002)",
     ]
     return "\n".join(lines), notes
 
@@ -323,6 +332,7 @@ def main() -> int:
                     "round": rnd,
                     "system": "modelry",
                     "auc": res["auc"],
+                    "loop_s": res["stages"]["training the network"],
                     "fit_s": res["train_seconds"],
                     "call_s": res["call_seconds"],
                     "process_s": wall,
@@ -350,6 +360,7 @@ def main() -> int:
                     "round": rnd,
                     "system": "keras",
                     "auc": res["auc"],
+                    "loop_s": res["fit_seconds"],
                     "fit_s": res["fit_seconds"],
                     "call_s": res["total_seconds"],
                     "process_s": wall,
