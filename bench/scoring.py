@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CSV = ROOT.parent / "shared/data/bank_marketing_additional/bank-additional-full.csv"
+from context import BANK as CSV  # noqa: E402
 
 
 def main() -> None:

@@ -32,7 +32,6 @@ import datetime as dt
 import json
 import os
 import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -41,14 +40,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-RESULTS = BENCH / "RESULTS.md"
-BANK = Path(
-    os.environ.get(
-        "MODELRY_BENCH_BANK",
-        "/work/shared/data/bank_marketing_additional/bank-additional-full.csv",
-    )
+from context import (
+    BANK,
+    BENCH,
+    append_results,
+    command_line,
+    cpu_model,
+    cpu_snapshot,
+    foreign_cpu,
+    loadavg,
 )
+
 KERAS_PY = "/tmp/venv-tf/bin/python"
 
 CONFIG: dict[str, Any] = {
@@ -65,70 +67,6 @@ CONFIG: dict[str, Any] = {
         "seed": 0,
     },
 }
-
-
-# ---------------------------------------------------------------- machine and results file
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def loadavg() -> str:
-    try:
-        return "{:.2f} / {:.2f} / {:.2f}".format(*os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
-def cpu_snapshot() -> tuple[float, float]:
-    """(busy CPU-seconds of the whole machine, CPU-seconds of this process and its children)."""
-    import resource
-
-    with open("/proc/stat") as f:
-        parts = [float(x) for x in f.readline().split()[1:]]
-    hz = os.sysconf("SC_CLK_TCK")
-    idle = parts[3] + (parts[4] if len(parts) > 4 else 0.0)
-    busy = (sum(parts[:8]) - idle) / hz
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return busy, me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def foreign_cpu(before: tuple[float, float], after: tuple[float, float], wall: float) -> str:
-    """CPU used by other processes while we ran, in cores on average."""
-    other = (after[0] - before[0]) - (after[1] - before[1])
-    return f"{max(other, 0.0) / wall:.2f} cores"
-
-
-def command_line() -> str:
-    exe = sys.executable
-    cwd = os.getcwd()
-    if exe.startswith(cwd + os.sep):
-        exe = os.path.relpath(exe, cwd)
-    return " ".join(shlex.quote(a) for a in [exe, *sys.argv])
-
-
-def append_results(section: str) -> None:
-    """Append one section to bench/RESULTS.md; what others wrote there stays as it is."""
-    if not RESULTS.exists():
-        RESULTS.write_text(
-            "# Benchmark results\n\nEach section names the command that produced it.\n",
-            encoding="utf-8",
-        )
-    text = RESULTS.read_text(encoding="utf-8")
-    sep = "" if text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-    with RESULTS.open("a", encoding="utf-8") as f:
-        f.write(sep + section.rstrip("\n") + "\n")
-
-
-# ---------------------------------------------------------------- the modelry worker (own process)
 
 
 def columns_of(frame: Any, names: list[str]) -> dict[str, Any]:

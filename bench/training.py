@@ -28,7 +28,6 @@ import datetime as dt
 import json
 import os
 import platform
-import shlex
 import statistics
 import sys
 import tempfile
@@ -36,92 +35,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-RESULTS = BENCH / "RESULTS.md"
-DATA = Path(os.environ.get("MODELRY_BENCH_DATA", "/work/shared/data"))
-BANK = DATA / "bank_marketing_additional" / "bank-additional-full.csv"
-HR = DATA / "hr_job_change" / "aug_train.csv"
+from context import (
+    BANK,
+    SHARED_DATA,
+    append_results,
+    command_line,
+    cpu_model,
+    cpu_snapshot,
+    foreign_cpu,
+    loadavg,
+    versions,
+)
+
+HR = SHARED_DATA / "hr_job_change" / "aug_train.csv"
 TIME_GOAL_S = 60.0
 HR_AUC_GOAL = 0.79
-
-
-# ---------------------------------------------------------------- machine and results file
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def loadavg() -> str:
-    try:
-        return "{:.2f} / {:.2f} / {:.2f}".format(*os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
-def versions() -> dict[str, str]:
-    import numpy
-    import onnxruntime
-    import sklearn
-    import torch
-
-    import modelry
-
-    return {
-        "modelry": modelry.__version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "numpy": numpy.__version__,
-        "scikit-learn": sklearn.__version__,
-    }
-
-
-def cpu_snapshot() -> tuple[float, float]:
-    """(busy CPU-seconds of the whole machine, CPU-seconds of this process and its children)."""
-    import resource
-
-    with open("/proc/stat") as f:
-        parts = [float(x) for x in f.readline().split()[1:]]
-    hz = os.sysconf("SC_CLK_TCK")
-    idle = parts[3] + (parts[4] if len(parts) > 4 else 0.0)
-    busy = (sum(parts[:8]) - idle) / hz
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return busy, me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def foreign_cpu(before: tuple[float, float], after: tuple[float, float], wall: float) -> str:
-    """CPU used by other processes while we ran, in cores on average."""
-    other = (after[0] - before[0]) - (after[1] - before[1])
-    return f"{max(other, 0.0) / wall:.2f} cores"
-
-
-def command_line() -> str:
-    exe = sys.executable
-    cwd = os.getcwd()
-    if exe.startswith(cwd + os.sep):
-        exe = os.path.relpath(exe, cwd)
-    return " ".join(shlex.quote(a) for a in [exe, *sys.argv])
-
-
-def append_results(section: str) -> None:
-    """Append one section to bench/RESULTS.md; what others wrote there stays as it is."""
-    if not RESULTS.exists():
-        RESULTS.write_text(
-            "# Benchmark results\n\nEach section names the command that produced it.\n",
-            encoding="utf-8",
-        )
-    text = RESULTS.read_text(encoding="utf-8")
-    sep = "" if text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-    with RESULTS.open("a", encoding="utf-8") as f:
-        f.write(sep + section.rstrip("\n") + "\n")
 
 
 # ---------------------------------------------------------------- the runs

@@ -83,14 +83,16 @@ async def main() -> None:
             served = app.state.plane.pool.lookup(args.model, None)
             constant = served.runtime.predict({k: v[:1] for k, v in _columns(served).items()})
             served.runtime.predict = lambda columns: constant
-        if args.profile:
+        if args.profile:  # after --stub-model: the service's own cost
             target, path, body = cases[args.profile]
             await drive(target, path, body, 200)
             profiler = cProfile.Profile()
             profiler.enable()
             await drive(target, path, body, args.n)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats(
+                *__import__("os").environ.get("SORT", "tottime").split(",")
+            ).print_stats(int(__import__("os").environ.get("TOP", "25")))
             return
         for name, (target, path, body) in cases.items():
             await drive(target, path, body, 200)
