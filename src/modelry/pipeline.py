@@ -59,6 +59,7 @@ from modelry.training.config import TrainConfig
 from modelry.training.export import check_parity, to_onnx, to_safetensors
 from modelry.training.metrics import evaluate, primary_metric
 from modelry.training.plots import evaluation_plots
+from modelry.training.private import privacy_record, train_private
 from modelry.training.trainer import EpochLog, TrainData, predict_output, seed_everything, train
 
 Stage = Callable[[str], None]
@@ -205,8 +206,12 @@ def train_model(
     # spend their time in native code that releases the GIL).
     with ThreadPoolExecutor(max_workers=1) as background:
         fitting = background.submit(_fit_baseline_alone, task, train_data, config.training.seed)
-        result = train(net, task, train_data, valid_data, config.training, on_epoch=on_epoch)
+        fit = train if config.training.dp_epsilon is None else train_private
+        result = fit(net, task, train_data, valid_data, config.training, on_epoch=on_epoch)
         baseline = fitting.result()
+    dp = privacy_record(result, config.training)
+    # The explanation baseline is a mean row: under DP, of rows that DP-SGD does not protect.
+    reference = valid_data if dp else train_data
 
     stage("evaluating beside the baseline")
     outputs = {
@@ -254,7 +259,7 @@ def train_model(
         "threshold": 0.5,
         "inputs": ["dense", "codes"] if encoded.codes.shape[1] else ["dense"],
         REDACTED_KEY: redacted,
-        **reference_inputs(net, train_data.dense, train_data.codes),
+        **reference_inputs(net, reference.dense, reference.codes),
     }
     metrics_doc = {
         "task": task.value,
@@ -269,6 +274,8 @@ def train_model(
         "rows": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)},
         "cleaning": report.model_dump(mode="json"),
     }
+    if dp:
+        metrics_doc["privacy"] = dp
     lineage = {
         "data": fingerprint(data_path),
         "config": config.model_dump(mode="json"),
@@ -308,6 +315,7 @@ def train_model(
             "mitigation": fair.metrics if fair else None,
             "warnings": warnings,
             "time_order": config.data.time_order,
+            "differential_privacy": dp,
         }
     )
     # -- end of the fairness hook --------------------------------------------------------------

@@ -213,6 +213,22 @@ def train_command(
     seed: Annotated[
         int | None, Opt(help="Random seed; same seed, same model [0].", rich_help_panel=OPT)
     ] = None,
+    dp_epsilon: Annotated[
+        float | None,
+        Opt(
+            help="Differentially private training (DP-SGD; the privacy extra) to this "
+            "privacy budget ε, e.g. 1; the ε spent is recorded in the model card.",
+            rich_help_panel=OPT,
+        ),
+    ] = None,
+    dp_delta: Annotated[
+        float | None,
+        Opt(help="δ of (ε, δ)-DP; default min(1e-5, 1/n_train²).", rich_help_panel=OPT),
+    ] = None,
+    dp_max_grad_norm: Annotated[
+        float | None,
+        Opt(help="DP-SGD per-row gradient clipping norm [1.0].", rich_help_panel=OPT),
+    ] = None,
     print_config: Annotated[
         bool,
         Opt(
@@ -266,6 +282,9 @@ def train_command(
         "training.balance": balance,
         "training.noise": noise,
         "training.seed": seed,
+        "training.dp_epsilon": dp_epsilon,
+        "training.dp_delta": dp_delta,
+        "training.dp_max_grad_norm": dp_max_grad_norm,
     }
     resolved = resolve_config(config, overrides)
     if print_config:

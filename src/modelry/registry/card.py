@@ -111,7 +111,8 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             ``baseline`` (``{"name", "valid", "test"}``), ``importance``
             (``{feature: value}``), ``fairness`` (the test-split audit summary),
             ``mitigation`` (``metrics.json["fairness"]``), ``warnings``, ``time_order``,
-            ``intended_use`` (the user's own text).
+            ``intended_use`` (the user's own text), ``differential_privacy``
+            (``metrics.json["privacy"]``: the ε spent by DP-SGD, its δ, ...).
 
     Returns:
         ``(markdown, doc)``; ``doc`` has one key per section of :data:`SECTIONS`.
@@ -146,7 +147,8 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
                 {"name": c["name"], "role": c["role"], "reason": c["reason"]}
                 for c in columns
                 if c["role"] in ("personal", "sensitive", "identifier")
-            ]
+            ],
+            "differential_privacy": meta.get("differential_privacy"),
         },
         "limitations": _limitations(meta, fairness),
     }
@@ -211,6 +213,21 @@ def _fairness_md(fairness: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _dp_md(dp: Mapping[str, Any] | None) -> list[str]:
+    if not dp:
+        return ["Not trained with differential privacy (see `modelry train --dp-epsilon`)."]
+    return [
+        f"Trained with differential privacy, {dp.get('mechanism', 'DP-SGD')}: "
+        f"**ε = {_fmt(dp.get('dp_epsilon_spent'))} spent** (target {dp.get('dp_epsilon_target')}), "
+        f"δ = {float(dp.get('dp_delta') or 0):.3g}; each row's gradient clipped to norm "
+        f"{dp.get('max_grad_norm')}, noise multiplier {_fmt(dp.get('noise_multiplier'))}, "
+        f"{dp.get('accountant', 'rdp').upper()} accountant.",
+        "The guarantee covers the network's weights with respect to the training rows. It does "
+        "not cover the fitted preprocessing (numeric means and scales, category vocabularies), "
+        "nor the validation rows that chose the epoch.",
+    ]
+
+
 def _markdown(doc: Mapping[str, Any]) -> str:
     model, data = doc["model"], doc["data"]
     version = f" v{model['version']}" if model.get("version") is not None else ""
@@ -263,6 +280,7 @@ def _markdown(doc: Mapping[str, Any]) -> str:
         lines += [f"- `{c['name']}` ({c['role']}): {c['reason']}" for c in excluded]
     else:
         lines.append("No personal, sensitive or identifier columns were found or declared.")
+    lines += ["", *_dp_md(doc["privacy"].get("differential_privacy"))]
     lines += ["", "## Limitations", ""]
     lines += [f"- {item}" for item in doc["limitations"]] or ["- None recorded."]
     dropped = [c for c in data["columns"] if c["role"] == "dropped"]

@@ -105,6 +105,21 @@ class OptimConfig(_Strict):
     balance: Balance = "none"
     noise: float = Field(default=0.0, ge=0, description="Std of Gaussian noise on inputs.")
     seed: int = 0
+    dp_epsilon: float | None = Field(
+        default=None,
+        gt=0,
+        description="Train with DP-SGD (Opacus, the 'privacy' extra) to this privacy budget ε "
+        "over the planned epochs; the ε actually spent goes into metrics.json and the card.",
+    )
+    dp_delta: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="The δ of (ε, δ)-DP; default min(1e-5, 1/n_train²), well below 1/n_train.",
+    )
+    dp_max_grad_norm: float = Field(
+        default=1.0, gt=0, description="DP-SGD: each row's gradient is clipped to this norm."
+    )
 
 
 class TrainConfig(_Strict):
@@ -115,6 +130,24 @@ class TrainConfig(_Strict):
     features: list[Feature] = Field(default_factory=list, description="Per-column overrides.")
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: OptimConfig = Field(default_factory=OptimConfig)
+
+    @model_validator(mode="after")
+    def _private_training_fits(self) -> TrainConfig:
+        # ConfigError, not ValueError: pydantic lets it through, so the CLI prints this line.
+        if self.training.dp_epsilon is not None:
+            if self.model.batch_norm:
+                raise ConfigError(
+                    "--batch-norm cannot be combined with --dp-epsilon (batch statistics mix "
+                    "rows, which per-row gradient clipping cannot bound)",
+                    field="model.batch_norm",
+                )
+            if self.training.balance == "oversample":
+                raise ConfigError(
+                    "--balance oversample cannot be combined with --dp-epsilon (DP-SGD needs "
+                    "uniform Poisson sampling); use --balance weights",
+                    field="training.balance",
+                )
+        return self
 
     @classmethod
     def from_yaml(cls, path: Path) -> TrainConfig:

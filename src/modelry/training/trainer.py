@@ -96,6 +96,8 @@ class TrainResult:
         y_mean: Regression only: mean of the training target (folded into the net).
         y_std: Regression only: its standard deviation (folded into the net).
         threads: Intra-op threads used.
+        dp_epsilon, dp_delta, dp_noise_multiplier: Set by
+            :func:`modelry.training.private.train_private`: the ε spent, its δ, the noise σ.
     """
 
     history: list[EpochLog]
@@ -108,6 +110,9 @@ class TrainResult:
     y_mean: float | None = None
     y_std: float | None = None
     threads: int = field(default=1)
+    dp_epsilon: float | None = None
+    dp_delta: float | None = None
+    dp_noise_multiplier: float | None = None
 
     @property
     def best(self) -> EpochLog:

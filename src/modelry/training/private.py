@@ -1,0 +1,308 @@
+"""Differentially private training: DP-SGD with Opacus, to a privacy budget ε.
+
+:func:`train_private` is :func:`modelry.training.trainer.train` with each optimiser step
+made (ε, δ)-differentially private with respect to the training rows: batches are drawn by
+Poisson sampling (each row joins each step with probability batch/n), every row's gradient
+is clipped to ``dp_max_grad_norm``, and Gaussian noise of standard deviation
+σ·``dp_max_grad_norm`` is added to their sum before the configured optimiser sees it. σ is
+chosen so that ``epochs`` epochs spend exactly ``dp_epsilon`` (RDP accountant: fast, and
+its ε is an upper bound); the ε reported is what the steps actually run spent.
+
+What the guarantee covers, and what it does not:
+
+* It covers the network's weights. Early stopping selects an epoch on the *validation*
+  rows, which are not protected but cost the training rows nothing; since that choice
+  looks at every epoch run, the ε reported is that of all steps run, not of the best epoch.
+* It does not cover what is computed from the training rows outside DP-SGD: the fitted
+  preprocessing (numeric means and scales, category vocabularies), class-balancing weights,
+  the regression target's mean and scale, and the baseline model's metrics.
+* Noise comes from torch's pseudo-random generator (Opacus' ``secure_mode`` is off): fine
+  for modelling, not a guarantee against an adversary who can exploit floating point.
+
+The L1/L2 penalty does not read the data, so it costs no privacy: its gradient is added
+after clipping and noise, and ``clip_norm`` (if set) clips the noised gradient. Batch
+normalisation mixes rows within a batch and is refused, as is ``balance="oversample"``
+(not uniform sampling). Opacus comes with the ``privacy`` extra and is imported here only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from modelry.data.schema import Task
+from modelry.errors import ConfigError, DataError, MissingExtraError
+from modelry.nn.losses import make_loss, penalised_weights, penalty
+from modelry.nn.modules import TabularNet, fold_target_scale
+from modelry.nn.optim import make_optimizer, make_scheduler
+from modelry.training.config import OptimConfig
+from modelry.training.metrics import primary_metric
+from modelry.training.sampling import TrainData, balance_weights, to_tensors
+from modelry.training.trainer import (
+    EpochLog,
+    TrainResult,
+    _diverged,
+    _num_threads,
+    _state_copy,
+    _threads_for,
+    _validate,
+)
+
+MECHANISM = "DP-SGD (Opacus)"
+ACCOUNTANT = "rdp"
+
+# Opacus warns that secure_mode is off (see above), at large ε that its RDP orders could be
+# widened, and torch that the per-row hooks fire on a layer whose inputs need no gradient
+# (the first): none of it is news here. Filtered once, narrowly, rather than inside a
+# catch_warnings block, which is process-wide state that the baseline fitting meanwhile on
+# another thread (sklearn enters catch_warnings too) would restore under our feet.
+for _message, _module in (
+    ("Secure RNG turned off", r"opacus\."),
+    ("Optimal order is the largest alpha", r"opacus\."),
+    ("Full backward hook is firing", __name__),
+):
+    warnings.filterwarnings("ignore", message=_message, module=_module)
+
+
+def default_delta(n_train: int) -> float:
+    """δ when none is given: ``min(1e-5, 1/n²)``, far below the 1/n that would let one row leak."""
+    return min(1e-5, 1.0 / max(n_train, 1) ** 2)
+
+
+class _Rows(Dataset[tuple[Tensor, ...]]):
+    """Tensors read a batch at a time (``__getitems__``): one gather per batch, not per row."""
+
+    def __init__(self, *tensors: Tensor) -> None:
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, i: int) -> tuple[Tensor, ...]:
+        return tuple(t[i] for t in self.tensors)
+
+    def __getitems__(self, rows: list[int]) -> tuple[Tensor, ...]:
+        idx = torch.as_tensor(rows, dtype=torch.int64)
+        return tuple(t[idx] for t in self.tensors)
+
+
+def _as_batch(batch: Any) -> Any:
+    return batch  # already a batch: _Rows.__getitems__ gathered it
+
+
+def _opacus() -> Any:
+    try:
+        from opacus import PrivacyEngine
+    except ImportError as exc:
+        raise MissingExtraError("opacus", "privacy") from exc
+    return PrivacyEngine
+
+
+def _check(
+    net: TabularNet, task: Task, train: TrainData, valid: TrainData, cfg: OptimConfig
+) -> None:
+    if len(train) == 0 or len(valid) == 0:
+        raise DataError("training and validation sets must not be empty")
+    if cfg.dp_epsilon is None:
+        raise ConfigError("train_private needs dp_epsilon", field="dp_epsilon")
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+        raise ConfigError(
+            "--batch-norm cannot be combined with --dp-epsilon", field="model.batch_norm"
+        )
+    if cfg.balance == "oversample":
+        raise ConfigError(
+            "--balance oversample cannot be combined with --dp-epsilon; use --balance weights",
+            field="balance",
+        )
+    if cfg.balance != "none" and task is Task.REGRESSION:
+        raise ConfigError(f"balance={cfg.balance!r} needs a classification task", field="balance")
+    for name, split in (("training", train), ("validation", valid)):
+        split.check_fits(net.n_dense, net.n_codes, net.n_outputs, task, name)
+
+
+def train_private(
+    net: TabularNet,
+    task: Task,
+    train: TrainData,
+    valid: TrainData,
+    config: OptimConfig,
+    *,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+) -> TrainResult:
+    """Fit ``net`` in place with DP-SGD to the budget ``config.dp_epsilon``; see the module.
+
+    Same contract as :func:`modelry.training.trainer.train` (history, early stopping with
+    the best weights restored, regression scale folded, deterministic for a seed); the
+    result also carries ``dp_epsilon`` (spent), ``dp_delta`` and ``dp_noise_multiplier``.
+    Afterwards ``net`` is a plain :class:`TabularNet` again, free of Opacus hooks.
+
+    Raises:
+        ConfigError: no ``dp_epsilon``, batch normalisation, ``balance="oversample"``, or
+            the reasons :func:`~modelry.training.trainer.train` has.
+        DataError: empty splits or inputs that do not fit the net.
+        MissingExtraError: Opacus is not installed (``pip install 'modelry[privacy]'``).
+    """
+    started = time.perf_counter()
+    _check(net, task, train, valid, config)
+    assert config.dp_epsilon is not None
+    privacy_engine_cls = _opacus()
+    loss_fn = make_loss(config.loss, task)
+    y_mean, y_std = 0.0, 1.0
+    if task is Task.REGRESSION:
+        y_mean = float(np.mean(train.y))
+        std = float(np.std(train.y))
+        y_std = std if math.isfinite(std) and std > 1e-12 else 1.0
+    tr = to_tensors(train, task, y_mean, y_std)
+    va = to_tensors(valid, task, y_mean, y_std)
+    n = len(train)
+    weight = balance_weights(train.y, tr.weight) if config.balance == "weights" else tr.weight
+    tensors = (tr.dense, tr.codes, tr.y) if weight is None else (tr.dense, tr.codes, tr.y, weight)
+    batch = n if config.optimizer == "gd" else min(config.batch_size, n)
+    delta = config.dp_delta if config.dp_delta is not None else default_delta(n)
+    metric, higher = primary_metric(task)
+    if task is Task.BINARY and len(np.unique(valid.y)) < 2:
+        metric, higher = "valid_loss", False
+    threads = _threads_for(batch)
+    weights = penalised_weights(net)
+    penalise = config.l1 > 0 or config.l2 > 0
+
+    history: list[EpochLog] = []
+    best_value = -math.inf if higher else math.inf
+    best_epoch, best_state, stopped = 0, _state_copy(net), False
+    with _num_threads(threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)  # Poisson sampling, noise, dropout: all from here
+        engine = privacy_engine_cls(accountant=ACCOUNTANT)
+        loader = DataLoader(_Rows(*tensors), batch_size=batch, collate_fn=_as_batch)
+        try:
+            model, optimizer, loader = engine.make_private_with_epsilon(
+                module=net,
+                optimizer=make_optimizer(net.parameters(), config),
+                data_loader=loader,
+                target_epsilon=config.dp_epsilon,
+                target_delta=delta,
+                epochs=config.epochs,
+                max_grad_norm=config.dp_max_grad_norm,
+            )
+        except ValueError as exc:  # e.g. no σ reaches so small an ε
+            raise ConfigError(f"DP-SGD: {exc}", field="dp_epsilon") from exc
+        base = optimizer.original_optimizer
+        scheduler = make_scheduler(base, config, config.epochs, mode="max" if higher else "min")
+        try:
+            for epoch in range(1, config.epochs + 1):
+                t0 = time.perf_counter()
+                model.train()
+                total, rows = 0.0, 0
+                for xb, cb, yb, *wb in loader:
+                    if config.noise > 0:
+                        xb = xb + config.noise * torch.randn_like(xb)
+                    optimizer.zero_grad(set_to_none=True)
+                    # An empty Poisson batch still takes its (pure-noise) step: the
+                    # accountant counts every step.
+                    loss = loss_fn(model(xb, cb), yb, wb[0] if wb else None)
+                    loss.backward()
+                    if optimizer.pre_step():  # clip per row, add noise, count the step
+                        _data_free_grads(net, weights, config, penalise)
+                        base.step()
+                    if len(yb):
+                        total += float(loss.detach()) * len(yb)
+                        rows += len(yb)
+                train_loss = total / max(rows, 1)
+                if penalise:
+                    train_loss += float(penalty(net, config.l1, config.l2).detach())
+                if not math.isfinite(train_loss):
+                    raise _diverged(epoch, "training loss", train_loss, scheduler.lr)
+                valid_loss, score_value = _validate(net, task, loss_fn, va, valid.y, y_mean, y_std)
+                if not math.isfinite(valid_loss):
+                    raise _diverged(epoch, "validation loss", valid_loss, scheduler.lr)
+                value = valid_loss if metric == "valid_loss" else score_value
+                if value is None or not math.isfinite(value):
+                    raise _diverged(epoch, f"validation {metric}", math.nan, scheduler.lr)
+                if value > best_value if higher else value < best_value:
+                    best_value, best_epoch = value, epoch
+                    if config.early_stopping:
+                        best_state = _state_copy(net)
+                log = EpochLog(
+                    epoch=epoch,
+                    train_loss=train_loss,
+                    valid_loss=valid_loss,
+                    metric_name=metric,
+                    valid_metric=value,
+                    lr=scheduler.lr,
+                    seconds=time.perf_counter() - t0,
+                    improved=epoch == best_epoch,
+                )
+                history.append(log)
+                if on_epoch is not None:
+                    on_epoch(log)
+                scheduler.step(value)
+                if config.early_stopping and epoch - best_epoch >= config.patience:
+                    stopped = epoch < config.epochs
+                    break
+        finally:
+            model.to_standard_module()  # hooks and per-sample grads off the plain net
+        spent = float(engine.get_epsilon(delta))
+        sigma = float(optimizer.noise_multiplier)
+    for p in net.parameters():
+        p.grad = None
+    if config.early_stopping:
+        net.load_state_dict(best_state)
+    if task is Task.REGRESSION:
+        fold_target_scale(net, y_mean, y_std)
+    net.eval()
+    return TrainResult(
+        history=history,
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        seconds=time.perf_counter() - started,
+        stopped_early=stopped,
+        metric=metric,
+        higher_is_better=higher,
+        y_mean=y_mean if task is Task.REGRESSION else None,
+        y_std=y_std if task is Task.REGRESSION else None,
+        threads=threads,
+        dp_epsilon=spent,
+        dp_delta=delta,
+        dp_noise_multiplier=sigma,
+    )
+
+
+def _data_free_grads(
+    net: TabularNet, weights: list[Tensor], config: OptimConfig, penalise: bool
+) -> None:
+    """After noise: add the penalty's gradient, then clip; neither reads a row."""
+    if penalise:
+        grads = torch.autograd.grad(penalty(net, config.l1, config.l2), weights)
+        for w, g in zip(weights, grads, strict=True):
+            if w.grad is not None:
+                w.grad.add_(g)
+    if config.clip_norm is not None:
+        nn.utils.clip_grad_norm_(
+            [p for p in net.parameters() if p.grad is not None], config.clip_norm
+        )
+
+
+def privacy_record(result: TrainResult, config: OptimConfig) -> dict[str, Any] | None:
+    """``metrics.json["privacy"]`` (and the card's): None unless trained with DP."""
+    if config.dp_epsilon is None or result.dp_epsilon is None:
+        return None
+    return {
+        "mechanism": MECHANISM,
+        "accountant": ACCOUNTANT,
+        "dp_epsilon_target": config.dp_epsilon,
+        "dp_epsilon_spent": round(result.dp_epsilon, 4),
+        "dp_delta": result.dp_delta,
+        "max_grad_norm": config.dp_max_grad_norm,
+        "noise_multiplier": result.dp_noise_multiplier,
+        "epochs_run": result.epochs_run,
+    }
+
+
+__all__ = ["MECHANISM", "default_delta", "privacy_record", "train_private"]
