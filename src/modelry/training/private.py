@@ -44,17 +44,9 @@ from modelry.nn.losses import make_loss, penalised_weights, penalty
 from modelry.nn.modules import TabularNet, fold_target_scale
 from modelry.nn.optim import make_optimizer, make_scheduler
 from modelry.training.config import OptimConfig
-from modelry.training.metrics import primary_metric
+from modelry.training.monitor import EpochLog, Monitor
 from modelry.training.sampling import TrainData, balance_weights, to_tensors
-from modelry.training.trainer import (
-    EpochLog,
-    TrainResult,
-    _diverged,
-    _num_threads,
-    _state_copy,
-    _threads_for,
-    _validate,
-)
+from modelry.training.trainer import TrainResult, _num_threads, _threads_for
 
 MECHANISM = "DP-SGD (Opacus)"
 ACCOUNTANT = "rdp"
@@ -167,16 +159,12 @@ def train_private(
     tensors = (tr.dense, tr.codes, tr.y) if weight is None else (tr.dense, tr.codes, tr.y, weight)
     batch = n if config.optimizer == "gd" else min(config.batch_size, n)
     delta = config.dp_delta if config.dp_delta is not None else default_delta(n)
-    metric, higher = primary_metric(task)
-    if task is Task.BINARY and len(np.unique(valid.y)) < 2:
-        metric, higher = "valid_loss", False
+    monitor = Monitor(net, task, loss_fn, va, valid.y, (y_mean, y_std), config, on_epoch)
+    higher = monitor.higher
     threads = _threads_for(batch)
     weights = penalised_weights(net)
     penalise = config.l1 > 0 or config.l2 > 0
 
-    history: list[EpochLog] = []
-    best_value = -math.inf if higher else math.inf
-    best_epoch, best_state, stopped = 0, _state_copy(net), False
     with _num_threads(threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # Poisson sampling, noise, dropout: all from here
         engine = privacy_engine_cls(accountant=ACCOUNTANT)
@@ -217,34 +205,7 @@ def train_private(
                 train_loss = total / max(rows, 1)
                 if penalise:
                     train_loss += float(penalty(net, config.l1, config.l2).detach())
-                if not math.isfinite(train_loss):
-                    raise _diverged(epoch, "training loss", train_loss, scheduler.lr)
-                valid_loss, score_value = _validate(net, task, loss_fn, va, valid.y, y_mean, y_std)
-                if not math.isfinite(valid_loss):
-                    raise _diverged(epoch, "validation loss", valid_loss, scheduler.lr)
-                value = valid_loss if metric == "valid_loss" else score_value
-                if value is None or not math.isfinite(value):
-                    raise _diverged(epoch, f"validation {metric}", math.nan, scheduler.lr)
-                if value > best_value if higher else value < best_value:
-                    best_value, best_epoch = value, epoch
-                    if config.early_stopping:
-                        best_state = _state_copy(net)
-                log = EpochLog(
-                    epoch=epoch,
-                    train_loss=train_loss,
-                    valid_loss=valid_loss,
-                    metric_name=metric,
-                    valid_metric=value,
-                    lr=scheduler.lr,
-                    seconds=time.perf_counter() - t0,
-                    improved=epoch == best_epoch,
-                )
-                history.append(log)
-                if on_epoch is not None:
-                    on_epoch(log)
-                scheduler.step(value)
-                if config.early_stopping and epoch - best_epoch >= config.patience:
-                    stopped = epoch < config.epochs
+                if monitor.end_epoch(epoch, train_loss, t0, scheduler):
                     break
         finally:
             model.to_standard_module()  # hooks and per-sample grads off the plain net
@@ -252,19 +213,18 @@ def train_private(
         sigma = float(optimizer.noise_multiplier)
     for p in net.parameters():
         p.grad = None
-    if config.early_stopping:
-        net.load_state_dict(best_state)
+    monitor.restore_best()
     if task is Task.REGRESSION:
         fold_target_scale(net, y_mean, y_std)
     net.eval()
     return TrainResult(
-        history=history,
-        best_epoch=best_epoch,
-        epochs_run=len(history),
+        history=monitor.history,
+        best_epoch=monitor.best_epoch,
+        epochs_run=len(monitor.history),
         seconds=time.perf_counter() - started,
-        stopped_early=stopped,
-        metric=metric,
-        higher_is_better=higher,
+        stopped_early=monitor.stopped,
+        metric=monitor.metric,
+        higher_is_better=monitor.higher,
         y_mean=y_mean if task is Task.REGRESSION else None,
         y_std=y_std if task is Task.REGRESSION else None,
         threads=threads,

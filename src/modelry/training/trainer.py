@@ -28,8 +28,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -39,9 +38,14 @@ from modelry.data.schema import Task
 from modelry.errors import ConfigError, DataError
 from modelry.nn.losses import Loss, make_loss, penalty
 from modelry.nn.modules import TabularNet, fold_target_scale
-from modelry.nn.optim import FlatParameters, flat_parameters, make_optimizer, make_scheduler
+from modelry.nn.optim import (
+    FlatParameters,
+    flat_parameters,
+    make_optimizer,
+    make_scheduler,
+)
 from modelry.training.config import OptimConfig
-from modelry.training.metrics import primary_metric, score
+from modelry.training.monitor import EpochLog, Monitor, served_output
 from modelry.training.sampling import (
     SplitTensors,
     TrainData,
@@ -56,28 +60,6 @@ from modelry.training.sampling import (
 # another process wanted the core. Above it, on more than 2 cores, torch's default
 # thread count is kept (a guess, not measured: big matmuls are worth splitting there).
 SMALL_BATCH = 4096
-
-
-@dataclass
-class EpochLog:
-    """What one epoch did.
-
-    ``train_loss`` is the mean objective over the epoch's batches (loss + penalty, as
-    optimised, on standardised targets for regression); ``valid_loss`` the loss alone on
-    the validation set; ``valid_metric`` the value of the monitored metric ``metric_name``.
-    """
-
-    epoch: int
-    train_loss: float
-    valid_loss: float
-    metric_name: str
-    valid_metric: float
-    lr: float
-    seconds: float
-    improved: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -199,27 +181,6 @@ class _EpochLoop:
         return float(total) / sum(sizes)
 
 
-def _served(task: Task, raw: Tensor, y_mean: float, y_std: float) -> np.ndarray:
-    if task is Task.BINARY:
-        return torch.sigmoid(raw[:, 0]).numpy()
-    if task is Task.MULTICLASS:
-        return torch.softmax(raw, dim=1).numpy()
-    return (raw[:, 0] * y_std + y_mean).numpy()
-
-
-def _state_copy(net: nn.Module) -> dict[str, Tensor]:
-    return {k: v.detach().clone() for k, v in net.state_dict().items()}
-
-
-def _diverged(epoch: int, what: str, value: float, lr: float) -> ConfigError:
-    return ConfigError(
-        f"training diverged at epoch {epoch}: the {what} is {value}; "
-        f"try a lower learning rate than {lr:g} (or set clip_norm)",
-        field="lr",
-        epoch=epoch,
-    )
-
-
 def train(
     net: TabularNet,
     task: Task,
@@ -272,14 +233,10 @@ def train(
     if config.balance == "weights":
         weight = balance_weights(train.y, tr.weight)
     batch = n if config.optimizer == "gd" else min(config.batch_size, n)
-    metric, higher = primary_metric(task)
-    if task is Task.BINARY and len(np.unique(valid.y)) < 2:
-        metric, higher = "valid_loss", False
+    monitor = Monitor(net, task, loss_fn, va, valid.y, (y_mean, y_std), config, on_epoch)
+    higher = monitor.higher
     threads = _threads_for(batch)
 
-    history: list[EpochLog] = []
-    best_value = -math.inf if higher else math.inf
-    best_epoch, best_state, stopped = 0, _state_copy(net), False
     with (
         _num_threads(threads),
         torch.random.fork_rng(devices=[]),
@@ -299,69 +256,24 @@ def train(
             else:
                 idx = None if batch >= n else torch.randperm(n, generator=gen)
             train_loss = loop.run(tr, weight, idx, batch)
-            if not math.isfinite(train_loss):
-                raise _diverged(epoch, "training loss", train_loss, scheduler.lr)
-            valid_loss, score_value = _validate(net, task, loss_fn, va, valid.y, y_mean, y_std)
-            if not math.isfinite(valid_loss):
-                raise _diverged(epoch, "validation loss", valid_loss, scheduler.lr)
-            value = valid_loss if metric == "valid_loss" else score_value
-            if value is None or not math.isfinite(value):
-                raise _diverged(epoch, f"validation {metric}", math.nan, scheduler.lr)
-            if value > best_value if higher else value < best_value:
-                best_value, best_epoch = value, epoch
-                if config.early_stopping:
-                    best_state = _state_copy(net)
-            log = EpochLog(
-                epoch=epoch,
-                train_loss=train_loss,
-                valid_loss=valid_loss,
-                metric_name=metric,
-                valid_metric=value,
-                lr=scheduler.lr,
-                seconds=time.perf_counter() - t0,
-                improved=epoch == best_epoch,
-            )
-            history.append(log)
-            if on_epoch is not None:
-                on_epoch(log)
-            scheduler.step(value)
-            if config.early_stopping and epoch - best_epoch >= config.patience:
-                stopped = epoch < config.epochs
+            if monitor.end_epoch(epoch, train_loss, t0, scheduler):
                 break
-    if config.early_stopping:
-        net.load_state_dict(best_state)
+    monitor.restore_best()
     if task is Task.REGRESSION:
         fold_target_scale(net, y_mean, y_std)
     net.eval()
     return TrainResult(
-        history=history,
-        best_epoch=best_epoch,
-        epochs_run=len(history),
+        history=monitor.history,
+        best_epoch=monitor.best_epoch,
+        epochs_run=len(monitor.history),
         seconds=time.perf_counter() - started,
-        stopped_early=stopped,
-        metric=metric,
-        higher_is_better=higher,
+        stopped_early=monitor.stopped,
+        metric=monitor.metric,
+        higher_is_better=monitor.higher,
         y_mean=y_mean if task is Task.REGRESSION else None,
         y_std=y_std if task is Task.REGRESSION else None,
         threads=threads,
     )
-
-
-def _validate(
-    net: TabularNet,
-    task: Task,
-    loss_fn: Loss,
-    va: SplitTensors,
-    y_true: np.ndarray,
-    y_mean: float,
-    y_std: float,
-) -> tuple[float, float | None]:
-    net.eval()
-    with torch.inference_mode():
-        raw = net(va.dense, va.codes)
-        loss = float(loss_fn(raw, va.y, va.weight))
-        served = _served(task, raw, y_mean, y_std)
-    return loss, score(task, y_true, served)
 
 
 def predict_output(
@@ -386,7 +298,7 @@ def predict_output(
         with torch.inference_mode():
             for start in range(0, len(d), batch):
                 raw = net(d[start : start + batch], c[start : start + batch])
-                parts.append(_served(task, raw, 0.0, 1.0))
+                parts.append(served_output(task, raw, 0.0, 1.0))
     finally:
         net.train(was_training)
     if not parts:
