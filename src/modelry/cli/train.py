@@ -190,7 +190,8 @@ def train_command(
     ] = None,
     epochs: Annotated[int | None, Opt(help="Most epochs [40].", rich_help_panel=OPT)] = None,
     batch_size: Annotated[
-        int | None, Opt(help="Mini-batch size [256].", rich_help_panel=OPT)
+        int | None,
+        Opt(help="Mini-batch size [auto: ~32 steps per epoch, 32 to 256].", rich_help_panel=OPT),
     ] = None,
     early_stopping: Annotated[
         bool | None,

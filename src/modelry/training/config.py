@@ -99,7 +99,19 @@ class OptimConfig(_Strict):
     l1: float = Field(default=0.0, ge=0, description="Penalty l1·Σ|w| added to the loss.")
     l2: float = Field(default=0.0, ge=0, description="Penalty l2·Σw² added to the loss.")
     epochs: int = Field(default=40, ge=1)
-    batch_size: int = Field(default=256, ge=1)
+    batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Rows per step; None (auto): about 32 steps per epoch, within 32..256.",
+    )
+
+    def batch_for(self, n_rows: int) -> int:
+        """The batch size used on ``n_rows`` training rows (all of them for ``gd``)."""
+        if self.optimizer == "gd":
+            return n_rows
+        size = self.batch_size or max(32, min(256, n_rows // 32))
+        return min(size, n_rows)
+
     early_stopping: bool = True
     patience: int = Field(default=5, ge=1)
     balance: Balance = "none"

@@ -157,7 +157,7 @@ def train_private(
     n = len(train)
     weight = balance_weights(train.y, tr.weight) if config.balance == "weights" else tr.weight
     tensors = (tr.dense, tr.codes, tr.y) if weight is None else (tr.dense, tr.codes, tr.y, weight)
-    batch = n if config.optimizer == "gd" else min(config.batch_size, n)
+    batch = config.batch_for(n)
     delta = config.dp_delta if config.dp_delta is not None else default_delta(n)
     monitor = Monitor(net, task, loss_fn, va, valid.y, (y_mean, y_std), config, on_epoch)
     higher = monitor.higher

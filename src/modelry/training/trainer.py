@@ -232,7 +232,7 @@ def train(
     weight = tr.weight
     if config.balance == "weights":
         weight = balance_weights(train.y, tr.weight)
-    batch = n if config.optimizer == "gd" else min(config.batch_size, n)
+    batch = config.batch_for(n)
     monitor = Monitor(net, task, loss_fn, va, valid.y, (y_mean, y_std), config, on_epoch)
     higher = monitor.higher
     threads = _threads_for(batch)
