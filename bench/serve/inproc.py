@@ -2,6 +2,7 @@
 ASGI scope/receive/send in a loop and reports µs per request (and a cProfile with --profile).
 
     python inproc.py MODELRY_HOME PAYLOAD_DIR [--model bank] [-n 5000] [--profile v1|v2]
+        [--stub-model] [--sort tottime|cumulative] [--top 25]
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ async def main() -> None:
     parser.add_argument("--model", default="bank")
     parser.add_argument("-n", type=int, default=5000)
     parser.add_argument("--profile", choices=["v1", "v2"])
+    parser.add_argument("--sort", default="tottime", help="profile order (pstats key)")
+    parser.add_argument("--top", type=int, default=25, help="profile lines shown")
     parser.add_argument(
         "--stub-model",
         action="store_true",
@@ -90,9 +93,7 @@ async def main() -> None:
             profiler.enable()
             await drive(target, path, body, args.n)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats(
-                *__import__("os").environ.get("SORT", "tottime").split(",")
-            ).print_stats(int(__import__("os").environ.get("TOP", "25")))
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
             return
         for name, (target, path, body) in cases.items():
             await drive(target, path, body, 200)

@@ -13,18 +13,21 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from modelry.api.auth import KeyCheck
 from modelry.api.errors import handle_exception
 from modelry.api.metrics import CONTENT_TYPE, ServiceMetrics
 from modelry.api.openapi import openapi_document, swagger_html
-from modelry.api.routes import build_routes
+from modelry.api.routes import HotRoutes, build_routes
 from modelry.api.simple import SimpleAPI
 from modelry.api.v2 import V2API
 from modelry.registry.store import Registry
@@ -56,6 +59,22 @@ class ServiceAPI:
 
     async def docs(self, request: Request, labels: list[str]) -> Response:
         return HTMLResponse(swagger_html())
+
+
+class Service(Starlette):
+    """Starlette, with POSTs to the inference routes dispatched by :class:`HotRoutes`."""
+
+    def __init__(self, routes: list[Route], **kwargs: Any) -> None:
+        super().__init__(routes=routes, **kwargs)
+        self.hot = HotRoutes(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = None if self.user_middleware else self.hot.match(scope)
+        if found is None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        await self.hot.handle(*found, scope, receive, send)
 
 
 def batch_policy(settings: Settings) -> BatchPolicy:
@@ -107,8 +126,8 @@ def create_app(
         finally:
             await plane.stop()
 
-    app = Starlette(
-        routes=build_routes(handlers, keys, metrics),
+    app = Service(
+        build_routes(handlers, keys, metrics),
         lifespan=lifespan,
         exception_handlers={HTTPException: handle_exception, Exception: handle_exception},
     )

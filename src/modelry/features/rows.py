@@ -3,8 +3,10 @@
 A numpy call costs a microsecond or more whatever its size, and the vectorised
 path makes several per column, so a one-row request spent most of its time in
 fixed costs. A :class:`RowPlan` instead computes each row's non-zero cells in plain
-Python (``{flat index: float64 value}``) and writes them into a zeroed float32
-matrix with one assignment, whose float64 → float32 cast is the vectorised path's.
+Python and writes each into a zeroed float32 matrix with one scalar assignment,
+whose float64 → float32 cast is the vectorised path's. (Scalar assignments cost
+less than collecting the cells and assigning them with one fancy index: numpy's
+fancy-index machinery is a long code path for a few dozen cells.)
 
 The output is bit for bit the vectorised path's, because every step does the same
 arithmetic on the same values:
@@ -55,8 +57,8 @@ _OBJECT = np.dtype(object)
 _NDARRAY = np.ndarray
 _NO_CODES = np.zeros(0, dtype=np.int64)  # numeric encoders write no codes
 
-Cells = dict[int, float]
-"""Non-zero dense cells by flat index (``row * width + column``)."""
+Cells = np.ndarray
+"""The dense output, flat: a cell's index is ``row * width + column``."""
 
 Blocks = list[tuple[int, np.ndarray]]
 """Encoded ``[n, k]`` float32 blocks by first dense column, from vectorised encoders."""
@@ -86,14 +88,12 @@ class RowPlan:
         self, columns: Mapping[str, ColumnArray], n: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(dense, codes)`` of ``n`` rows; the caller checked names and row counts."""
-        cells: Cells = {}
+        out = np.zeros((n, self.width), dtype=np.float32)
+        cells: Cells = out.reshape(-1)  # a view; float64 values cast as np.multiply(out=) does
         codes = [0] * (n * self.n_codes)
         blocks: Blocks = []
         for name, step in self._steps:
             step(columns[name], cells, codes, blocks, n)
-        out = np.zeros((n, self.width), dtype=np.float32)
-        if cells:  # float64 values, cast to float32 as np.multiply(..., out=float32) does
-            out.reshape(-1)[list(cells)] = list(cells.values())
         for start, block in blocks:
             out[:, start : start + block.shape[1]] = block
         if self.n_codes:

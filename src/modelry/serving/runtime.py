@@ -117,6 +117,7 @@ class TabularRuntime(Runtime):
         self.preprocessor = Preprocessor.from_dict(artifact.read_json(PREPROCESSOR_FILE))
         self._session = make_session(artifact.read_bytes(MODEL_FILE), self.threads)
         self._inputs = [i.name for i in self._session.get_inputs()]
+        self._outputs = [o.name for o in self._session.get_outputs()]  # not per call
         self._threshold = float(self.network.get("threshold", 0.5))
         self._task = Task(self.network["task"])  # once, not per request
         # Fairness mitigation: per-group decision thresholds on a sensitive column, which
@@ -152,7 +153,7 @@ class TabularRuntime(Runtime):
     def raw_output(self, dense: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """The network's output on encoded inputs (used by explanations too)."""
         feeds = {"dense": dense} if len(self._inputs) == 1 else {"dense": dense, "codes": codes}
-        out: np.ndarray = self._session.run(None, feeds)[0]
+        out: np.ndarray = self._session.run(self._outputs, feeds)[0]
         return out
 
     def predict(self, columns: Mapping[str, ColumnArray]) -> Prediction:
