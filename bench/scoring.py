@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--model", default="bank")
     parser.add_argument("--csv", type=Path, default=CSV)
     parser.add_argument("--batch", type=int, default=4096)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
 
