@@ -41,12 +41,12 @@ from torch.utils.data import DataLoader, Dataset
 from modelry.data.schema import Task
 from modelry.errors import ConfigError, DataError, MissingExtraError
 from modelry.nn.losses import make_loss, penalised_weights, penalty
-from modelry.nn.modules import TabularNet, fold_target_scale
+from modelry.nn.modules import TabularNet
 from modelry.nn.optim import make_optimizer, make_scheduler
 from modelry.training.config import OptimConfig
 from modelry.training.monitor import EpochLog, Monitor
 from modelry.training.sampling import TrainData, balance_weights, to_tensors
-from modelry.training.trainer import TrainResult, _num_threads, _threads_for
+from modelry.training.trainer import TrainResult, _num_threads, _threads_for, finish
 
 MECHANISM = "DP-SGD (Opacus)"
 ACCOUNTANT = "rdp"
@@ -213,21 +213,13 @@ def train_private(
         sigma = float(optimizer.noise_multiplier)
     for p in net.parameters():
         p.grad = None
-    monitor.restore_best()
-    if task is Task.REGRESSION:
-        fold_target_scale(net, y_mean, y_std)
-    net.eval()
-    return TrainResult(
-        history=monitor.history,
-        best_epoch=monitor.best_epoch,
-        epochs_run=len(monitor.history),
-        seconds=time.perf_counter() - started,
-        stopped_early=monitor.stopped,
-        metric=monitor.metric,
-        higher_is_better=monitor.higher,
-        y_mean=y_mean if task is Task.REGRESSION else None,
-        y_std=y_std if task is Task.REGRESSION else None,
-        threads=threads,
+    return finish(
+        net,
+        task,
+        monitor,
+        (y_mean, y_std),
+        started,
+        threads,
         dp_epsilon=spent,
         dp_delta=delta,
         dp_noise_multiplier=sigma,

@@ -258,9 +258,23 @@ def train(
             train_loss = loop.run(tr, weight, idx, batch)
             if monitor.end_epoch(epoch, train_loss, t0, scheduler):
                 break
+    return finish(net, task, monitor, (y_mean, y_std), started, threads)
+
+
+def finish(
+    net: TabularNet,
+    task: Task,
+    monitor: Monitor,
+    y_scale: tuple[float, float],
+    started: float,
+    threads: int,
+    **privacy: float,
+) -> TrainResult:
+    """Restore the best weights, fold a regression target's scale in, and report."""
     monitor.restore_best()
-    if task is Task.REGRESSION:
-        fold_target_scale(net, y_mean, y_std)
+    regression = task is Task.REGRESSION
+    if regression:
+        fold_target_scale(net, *y_scale)
     net.eval()
     return TrainResult(
         history=monitor.history,
@@ -270,9 +284,10 @@ def train(
         stopped_early=monitor.stopped,
         metric=monitor.metric,
         higher_is_better=monitor.higher,
-        y_mean=y_mean if task is Task.REGRESSION else None,
-        y_std=y_std if task is Task.REGRESSION else None,
+        y_mean=y_scale[0] if regression else None,
+        y_std=y_scale[1] if regression else None,
         threads=threads,
+        **privacy,
     )
 
 
