@@ -80,6 +80,7 @@ class TrainOutcome:
     artifact: Path
     schema: Schema
     warnings: list[str] = field(default_factory=list)
+    fairness: dict[str, Any] | None = None  # group thresholds: before/after on test
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +94,7 @@ class TrainOutcome:
             "best_epoch": self.best_epoch,
             "artifact": str(self.artifact),
             "warnings": self.warnings,
+            "fairness": self.fairness,
         }
 
 
@@ -344,7 +346,11 @@ def train_model(
             metrics={"test": metrics["test"], "valid": metrics["valid"], "baseline": base_metrics},
             lineage=lineage,
         )
-    return _outcome(version, task, metrics, base_metrics, train_seconds, result, schema, warnings)
+    outcome = _outcome(
+        version, task, metrics, base_metrics, train_seconds, result, schema, warnings
+    )
+    outcome.fairness = fair.metrics if fair else None
+    return outcome
 
 
 def _fit_baseline_alone(task: Task, data: TrainData, seed: int) -> Baseline:

@@ -74,6 +74,7 @@ def test_pipeline_stores_thresholds_and_the_runtime_contract(
         fairness["test"]["after"]["min_impact_ratio"]
         >= fairness["test"]["before"]["min_impact_ratio"]
     )
+    assert outcome.to_dict()["fairness"] == fairness  # what `modelry train --json` prints
     runtime = TabularRuntime(outcome.artifact, name=outcome.name, version=outcome.version)
     runtime.load()
     assert "gender" not in runtime.input_columns  # an input to the decision, not the network

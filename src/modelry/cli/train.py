@@ -352,12 +352,27 @@ def report(outcome: Any) -> None:
         valid = outcome.metrics["valid"].get(metric)
         table.add_row(metric, _fmt(value), _fmt(base), _fmt(valid))
     console.out.print(table)
+    if outcome.fairness:
+        _report_fairness(outcome.fairness)
     console.out.print(
         f"epochs run {outcome.epochs_run} (best {outcome.best_epoch}), "
         f"{outcome.train_seconds:.1f} s\n"
         f"artifact  {outcome.artifact}\n"
         f"plots     {outcome.artifact / 'plots'}\n"
         f"serve it  modelry serve --models {outcome.name}",
+        highlight=False,
+    )
+
+
+def _report_fairness(fairness: dict[str, Any]) -> None:
+    """The mitigation's price beside its gain, on the test split."""
+    before, after = fairness["test"]["before"], fairness["test"]["after"]
+    if fairness.get("skipped"):
+        console.warn(f"fairness: {fairness['skipped']}")
+    console.out.print(
+        f"fairness ({fairness['constraint']} on {fairness['column']}, test): "
+        f"min impact ratio {_fmt(before['min_impact_ratio'])} → {_fmt(after['min_impact_ratio'])}, "
+        f"accuracy {_fmt(before['accuracy'])} → {_fmt(after['accuracy'])}",
         highlight=False,
     )
 
