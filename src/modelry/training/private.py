@@ -27,13 +27,11 @@ normalisation mixes rows within a batch and is refused, as is ``balance="oversam
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
@@ -45,8 +43,14 @@ from modelry.nn.modules import TabularNet
 from modelry.nn.optim import make_optimizer, make_scheduler
 from modelry.training.config import OptimConfig
 from modelry.training.monitor import EpochLog, Monitor
-from modelry.training.sampling import TrainData, balance_weights, to_tensors
-from modelry.training.trainer import TrainResult, _num_threads, _threads_for, finish
+from modelry.training.sampling import TrainData
+from modelry.training.trainer import (
+    TrainResult,
+    _num_threads,
+    _threads_for,
+    as_tensors,
+    finish,
+)
 
 MECHANISM = "DP-SGD (Opacus)"
 ACCOUNTANT = "rdp"
@@ -147,15 +151,8 @@ def train_private(
     assert config.dp_epsilon is not None
     privacy_engine_cls = _opacus()
     loss_fn = make_loss(config.loss, task)
-    y_mean, y_std = 0.0, 1.0
-    if task is Task.REGRESSION:
-        y_mean = float(np.mean(train.y))
-        std = float(np.std(train.y))
-        y_std = std if math.isfinite(std) and std > 1e-12 else 1.0
-    tr = to_tensors(train, task, y_mean, y_std)
-    va = to_tensors(valid, task, y_mean, y_std)
+    tr, va, (y_mean, y_std), weight = as_tensors(task, train, valid, config)
     n = len(train)
-    weight = balance_weights(train.y, tr.weight) if config.balance == "weights" else tr.weight
     tensors = (tr.dense, tr.codes, tr.y) if weight is None else (tr.dense, tr.codes, tr.y, weight)
     batch = config.batch_for(n)
     delta = config.dp_delta if config.dp_delta is not None else default_delta(n)

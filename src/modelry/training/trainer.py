@@ -221,17 +221,8 @@ def train(
     for name, split in (("training", train), ("validation", valid)):
         split.check_fits(net.n_dense, net.n_codes, net.n_outputs, task, name)
     loss_fn = make_loss(config.loss, task)
-    y_mean, y_std = 0.0, 1.0
-    if task is Task.REGRESSION:
-        y_mean = float(np.mean(train.y))
-        std = float(np.std(train.y))
-        y_std = std if math.isfinite(std) and std > 1e-12 else 1.0
-    tr = to_tensors(train, task, y_mean, y_std)
-    va = to_tensors(valid, task, y_mean, y_std)
+    tr, va, (y_mean, y_std), weight = as_tensors(task, train, valid, config)
     n = len(train)
-    weight = tr.weight
-    if config.balance == "weights":
-        weight = balance_weights(train.y, tr.weight)
     batch = config.batch_for(n)
     monitor = Monitor(net, task, loss_fn, va, valid.y, (y_mean, y_std), config, on_epoch)
     higher = monitor.higher
@@ -259,6 +250,22 @@ def train(
             if monitor.end_epoch(epoch, train_loss, t0, scheduler):
                 break
     return finish(net, task, monitor, (y_mean, y_std), started, threads)
+
+
+def as_tensors(
+    task: Task, train: TrainData, valid: TrainData, config: OptimConfig
+) -> tuple[SplitTensors, SplitTensors, tuple[float, float], Tensor | None]:
+    """Both splits as tensors, a regression target standardised on the training rows,
+    and the per-row loss weights (class-balanced when ``balance="weights"``)."""
+    y_mean, y_std = 0.0, 1.0
+    if task is Task.REGRESSION:
+        y_mean = float(np.mean(train.y))
+        std = float(np.std(train.y))
+        y_std = std if math.isfinite(std) and std > 1e-12 else 1.0
+    tr = to_tensors(train, task, y_mean, y_std)
+    va = to_tensors(valid, task, y_mean, y_std)
+    weight = balance_weights(train.y, tr.weight) if config.balance == "weights" else tr.weight
+    return tr, va, (y_mean, y_std), weight
 
 
 def finish(
