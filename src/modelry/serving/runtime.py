@@ -9,7 +9,6 @@ imports neither pandas nor torch.
 from __future__ import annotations
 
 import abc
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,8 +188,3 @@ class TabularRuntime(Runtime):
             "classes": self.schema_classes,
             "inputs": self.input_kinds() if self.preprocessor else {},
         }
-
-
-def read_network(path: Path) -> dict[str, Any]:
-    """The network description of an artifact directory, without verifying it."""
-    return dict(json.loads((path / NETWORK_FILE).read_text(encoding="utf-8")))
