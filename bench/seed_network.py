@@ -49,6 +49,7 @@ from context import (
     cpu_snapshot,
     foreign_cpu,
     loadavg,
+    versions,
 )
 
 KERAS_PY = "/tmp/venv-tf/bin/python"
@@ -318,13 +319,6 @@ def main() -> int:
     print()
     print("\n".join(notes))
 
-    import numpy
-    import onnxruntime
-    import sklearn
-    import torch
-
-    import modelry
-
     keras_raw = next(r["raw"] for r in runs if r["system"] == "keras")
     modelry_raw = next(r["raw"] for r in runs if r["system"] == "modelry")
     info = {
@@ -339,12 +333,7 @@ def main() -> int:
         "split": split_info,
         "config": CONFIG,
         "versions": {
-            "modelry": modelry.__version__,
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "onnxruntime": onnxruntime.__version__,
-            "numpy": numpy.__version__,
-            "scikit-learn": sklearn.__version__,
+            **versions(),
             "tensorflow (keras side)": keras_raw["tensorflow"],
             "keras": keras_raw["keras"],
         },

@@ -1,6 +1,6 @@
 """From a table on disk to a registered model version: the one way modelry trains.
 
-read → pseudonymise → infer schema → clean → split → redact free text → fit preprocessing
+read → pseudonymise → infer schema → clean → split → fit preprocessing
 → train (beside a baseline) → evaluate → export → verify the served runtime reproduces
 the network → register. Nothing reaches the registry unless every step succeeded.
 
@@ -8,9 +8,9 @@ Privacy: ``data.pseudonymise`` columns are replaced by keyed HMAC pseudonyms
 (``Settings.pseudonymise_key``) before anything else reads them; they become identifiers
 (joins, group splits), never features, so serving never needs the key. Personal columns
 are never features (:mod:`modelry.data.infer`), and free-text features are redacted
-(e-mails, phone numbers, URLs: :func:`~modelry.data.privacy.redact_text`) before the
-preprocessing is fitted; ``network.json`` lists them under ``redacted_text`` so that
-serving and explaining redact requests the same way.
+(e-mails, phone numbers, URLs: :func:`~modelry.data.privacy.redact_text`) by the text
+encoder itself, at training and at every prediction; ``network.json`` lists them under
+``redacted_text`` for the reader.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from modelry.audit.mitigation import training_fairness
 from modelry.data.clean import CleanReport, clean, encode_target, normalise_missing
 from modelry.data.columns import Columns
 from modelry.data.infer import infer_schema, leakage_warnings
-from modelry.data.privacy import pseudonymise_table, redact_columns
+from modelry.data.privacy import pseudonymise_table
 from modelry.data.schema import Role, Schema, Task
 from modelry.data.sources import fingerprint, read_table, to_columns
 from modelry.data.split import Split, split_rows
@@ -45,7 +45,6 @@ from modelry.features.preprocessor import Encoded, Preprocessor, default_feature
 from modelry.nn.modules import TabularNet
 from modelry.registry.card import build_card
 from modelry.registry.store import ModelVersion, Registry
-from modelry.serving.pool import REDACTED_KEY
 from modelry.serving.runtime import (
     MODEL_FILE,
     NETWORK_FILE,
@@ -139,7 +138,6 @@ def prepare(
         missing_values=d.missing_values,
         pseudonymised=d.pseudonymise,
     )
-    frame = normalise_missing(frame, d.missing_values)
     frame, report = clean(frame, schema, drop_missing_rows=d.drop_missing_rows)
     warnings = list(report.warnings) + leakage_warnings(frame, schema)
     if not schema.features:
@@ -190,7 +188,6 @@ def train_model(
     stage("fitting the preprocessing")
     features = default_features(schema, config.features)
     redacted = [f.name for f in features if isinstance(f, TextFeature)]
-    columns = redact_columns(columns, redacted)
     preprocessor = Preprocessor(features=features, missing_values=schema.missing_values).fit(
         _take(columns, split.train)
     )
@@ -260,7 +257,7 @@ def train_model(
         "model": config.model.model_dump(mode="json"),
         "threshold": 0.5,
         "inputs": ["dense", "codes"] if encoded.codes.shape[1] else ["dense"],
-        REDACTED_KEY: redacted,
+        "redacted_text": redacted,
         **reference_inputs(net, reference.dense, reference.codes),
     }
     metrics_doc = {

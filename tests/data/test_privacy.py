@@ -5,13 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelry.data.columns import Coded
 from modelry.data.privacy import (
     detect_personal,
     mask_value,
     pseudonymise,
     pseudonymise_table,
-    redact_columns,
     redact_text,
 )
 from modelry.data.sources import read_table
@@ -88,16 +86,6 @@ def test_pseudonymise() -> None:
     assert pseudonymise(values, b"k2")[0] != out[0]
     with pytest.raises(ValueError, match="key"):
         pseudonymise(values, b"")
-
-
-def test_redact_columns_plain_and_coded() -> None:
-    plain = np.array(["mail a@b.com", None, "no contact"], dtype=object)
-    coded = Coded(np.array([1, -1, 0]), np.array(["x", "call +44 20 7946 0958"], dtype=object))
-    out = redact_columns({"t": plain, "c": coded, "n": np.array([1.0])}, ["t", "c", "absent"])
-    assert out["t"].tolist() == ["mail [EMAIL]", None, "no contact"]
-    assert out["c"].decode().tolist() == ["call [PHONE]", None, "x"]
-    assert out["n"].tolist() == [1.0]
-    assert plain[0] == "mail a@b.com"  # the caller's arrays are left alone
 
 
 def test_mask_value() -> None:

@@ -69,3 +69,15 @@ def test_many_rows_cross_chunks() -> None:
     out = fitted(32).transform(texts)
     np.testing.assert_array_equal(out[0], out[50 * 300])
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-5)
+
+
+def test_contact_data_is_redacted_before_hashing_in_every_path() -> None:
+    from modelry.data.columns import Coded
+
+    notes = np.array(["mail ann@example.com now", "call +44 20 7946 0958", "plain"], dtype=object)
+    enc = TextEncoder(TextFeature(name="notes", n_features=64)).fit(notes)
+    placeholders = np.array(["mail [EMAIL] now", "call [PHONE]", "plain"], dtype=object)
+    expected = enc.transform(placeholders)
+    np.testing.assert_array_equal(enc.transform(notes), expected)
+    coded = Coded(codes=np.array([0, 1, 2]), categories=notes)
+    np.testing.assert_array_equal(enc.transform(coded), expected)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelry.api.explaining import explain_rows
-from modelry.api.wire import json_response, read_body
+from modelry.api.wire import json_response, read_body, served_for
 from modelry.errors import InvalidInputError
 from modelry.protocol import v1
 from modelry.protocol.codecs import records_to_columns
@@ -34,14 +34,8 @@ class SimpleAPI:
         self, request: Request, labels: list[str]
     ) -> tuple[Served, dict[str, np.ndarray], int]:
         """The served model and the body's ``instances`` as columns (validated)."""
-        params = request.path_params
-        name: str = params["name"]
-        ref: str | None = params.get("version")
         body = await read_body(request, self.limit)
-        plane = self.plane
-        served = plane.pool.routes.get((name, ref)) or await plane.model(name, ref)
-        labels[0] = name
-        labels[1] = str(served.version)
+        served = await served_for(self.plane, request, labels)
         doc, lenient = loads(body)
         if type(doc) is not dict:
             raise InvalidInputError("body: expected an object with 'instances'", field="body")

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelry.api.explaining import explain_rows
-from modelry.api.wire import header, json_response, read_body
+from modelry.api.wire import header, json_response, read_body, served_for
 from modelry.errors import InvalidInputError
 from modelry.protocol import v2, wire
 from modelry.protocol.codecs import tensors_to_columns
@@ -62,14 +62,9 @@ class V2API:
         return json_response(answer, 200 if answer["ready"] else 503)
 
     async def infer(self, request: Request, labels: list[str]) -> Response:
-        params = request.path_params
-        name: str = params["name"]
-        ref: str | None = params.get("version")
         body = await read_body(request, self.limit)
-        plane = self.plane
-        served = plane.pool.routes.get((name, ref)) or await plane.model(name, ref)
-        labels[0] = name
-        labels[1] = version = str(served.version)
+        served = await served_for(self.plane, request, labels)
+        name, version = labels[0], labels[1]
         parsed = wire.parse_infer_request(body, header(request, _HEADER_LENGTH))
         columns, n_rows = tensors_to_columns(
             parsed.inputs, served.spec, check_finite=parsed.lenient

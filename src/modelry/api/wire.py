@@ -1,4 +1,4 @@
-"""Reading request bodies and writing JSON responses, on the hot path.
+"""Reading request bodies, finding the model a path names, writing JSON responses.
 
 Raw ASGI headers are scanned directly (uvicorn hands them over lower-cased),
 which costs less than building Starlette's ``Headers`` for one or two look-ups.
@@ -13,6 +13,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from modelry.errors import PayloadTooLargeError, RequestError
+from modelry.serving.dataplane import DataPlane
+from modelry.serving.pool import Served
 
 JSON = "application/json"
 _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
@@ -24,6 +26,16 @@ def header(request: Request, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+async def served_for(plane: DataPlane, request: Request, labels: list[str]) -> Served:
+    """The model ``{name}[/versions/{version}]`` in the path names; fills the metrics labels."""
+    params = request.path_params
+    name: str = params["name"]
+    served = await plane.model(name, params.get("version"))
+    labels[0] = name
+    labels[1] = str(served.version)
+    return served
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -25,7 +25,7 @@ def inspect_command(
     json_output: Annotated[bool, Opt("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show each column's inferred type and role, with reasons for what is dropped."""
-    from modelry.data.clean import clean, normalise_missing
+    from modelry.data.clean import clean
     from modelry.data.infer import infer_schema, leakage_warnings
     from modelry.data.sources import read_table
 
@@ -41,7 +41,7 @@ def inspect_command(
     )
     warnings: list[str] = []
     if schema.target:
-        cleaned, report = clean(normalise_missing(frame, schema.missing_values), schema)
+        cleaned, report = clean(frame, schema)
         warnings = list(report.warnings) + leakage_warnings(cleaned, schema)
     if json_output:
         doc = schema.model_dump(mode="json")

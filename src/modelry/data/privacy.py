@@ -19,12 +19,11 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from modelry.data.columns import Coded
 from modelry.errors import SchemaError
 
 SAMPLE_SIZE = 200
@@ -190,30 +189,6 @@ def redact_text(text: str) -> str:
     text = _EMAIL.sub("[EMAIL]", text)
     text = _PHONE_LABELLED.sub(lambda m: m.group(1) + "[PHONE]", text)
     return _PHONE_TEXT.sub("[PHONE]", text)
-
-
-def redact_column(values: Any) -> Any:
-    """:func:`redact_text` on every string of a column (an object array or :class:`Coded`).
-
-    Missing values and numbers pass through; a :class:`Coded` column redacts each distinct
-    text once and stays coded.
-    """
-    if isinstance(values, Coded):
-        categories = np.empty(len(values.categories), dtype=object)
-        categories[:] = [redact_text(str(v)) for v in values.categories.tolist()]
-        return Coded(codes=values.codes, categories=categories)
-    out = np.empty(len(values), dtype=object)
-    out[:] = [redact_text(v) if isinstance(v, str) else v for v in values.tolist()]
-    return out
-
-
-def redact_columns(columns: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    """A copy of ``columns`` with the named free-text columns redacted (absent ones skipped)."""
-    out = dict(columns)
-    for name in names:
-        if name in out:
-            out[name] = redact_column(out[name])
-    return out
 
 
 def mask_value(value: object, limit: int = 60) -> str:

@@ -40,12 +40,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelry.data.columns import ColumnArray
-from modelry.data.privacy import redact_columns
 from modelry.data.schema import Task
 from modelry.errors import ArtifactError, MissingExtraError
 from modelry.explain.integration import integrate
 from modelry.explain.reasons import Reason, reasons, row_value
-from modelry.serving.pool import REDACTED_KEY
 from modelry.serving.runtime import TabularRuntime
 
 if TYPE_CHECKING:
@@ -177,9 +175,6 @@ class Explainer:
         self._classes = runtime.schema_classes
         self._net = self._rebuild(runtime)
         network = runtime.network
-        # Free text training redacted is redacted here too: the same inputs, and no contact
-        # data echoed back in a reason's value.
-        self._redact = tuple(network.get(REDACTED_KEY, ()))
         n_dense = int(network["n_dense"])
         dense_ref = network.get("dense_mean") or [0.0] * n_dense
         embedding_ref = network.get("embedding_mean") or [
@@ -270,8 +265,6 @@ class Explainer:
         torch = _torch()
         preprocessor = self.runtime.preprocessor
         assert preprocessor is not None
-        if self._redact:
-            columns = redact_columns(columns, self._redact)
         encoded = preprocessor.transform(columns)
         with torch.no_grad():
             codes = torch.from_numpy(encoded.codes)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from modelry.data.columns import Coded, ColumnArray
+from modelry.data.privacy import redact_text
 
 NEGLIGIBLE = 1e-6
 """Effects smaller than this (in score units) are not worth a sentence."""
@@ -92,16 +93,21 @@ def format_value(value: Any) -> str:
 
 
 def row_value(values: ColumnArray, row: int) -> JSONValue:
-    """Row ``row`` of a column as a plain JSON value (NaN and missing become ``None``)."""
+    """Row ``row`` of a column as a plain JSON value (NaN and missing become ``None``).
+
+    Text is redacted (e-mails, phones, URLs): a reason never echoes contact data back.
+    """
     if isinstance(values, Coded):
         code = int(values.codes[row])
-        return None if code < 0 else str(values.categories[code])
+        return None if code < 0 else redact_text(str(values.categories[code]))
     item = values[row]
     if isinstance(item, np.generic):
         item = item.item()
     if isinstance(item, float) and math.isnan(item):
         return None
-    if item is None or isinstance(item, str | bool | int | float):
+    if isinstance(item, str):
+        return redact_text(item)
+    if item is None or isinstance(item, bool | int | float):
         return item
     return str(item)
 

@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from modelry.data.privacy import redact_columns
 from modelry.data.schema import Task
 from modelry.errors import ConfigError, ModelryError, NotFoundError
 from modelry.protocol.codecs import InputSpec
@@ -33,8 +32,6 @@ from modelry.serving.runtime import Prediction, TabularRuntime
 
 log = logging.getLogger(__name__)
 
-REDACTED_KEY = "redacted_text"
-"""``network.json``'s list of free-text inputs that training redacted (see the pipeline)."""
 
 Route = tuple[str, str | None]
 """(model name, version reference as the client wrote it; None for the default)."""
@@ -79,7 +76,6 @@ class Served:
     observer: BatchObserver | None
     inflight: int = 0
     retired: bool = field(default=False)
-    redact: tuple[str, ...] = ()  # free-text inputs redacted before encoding, as in training
     # Built by the API on the first explain request (torch stays out of the predict path);
     # one per loaded version, dropped with it on unload or hot swap.
     explainer: Any = None
@@ -95,8 +91,6 @@ class Served:
 
     async def predict(self, columns: Mapping[str, Any], n_rows: int) -> Prediction:
         """Predict through the batcher (when batching) or alone; retire-safe."""
-        if self.redact:
-            columns = redact_columns(columns, self.redact)
         self.inflight += 1
         try:
             if self.batcher is not None and n_rows < self.policy.max_batch_size:
@@ -247,7 +241,6 @@ class ModelPool:
             batcher=None,
             policy=policy,
             observer=self.observer,
-            redact=tuple(getattr(runtime, "network", {}).get(REDACTED_KEY, ())),
         )
         if policy.enabled:
             served.batcher = Batcher(runtime.predict, policy, served._observe)

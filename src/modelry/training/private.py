@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from modelry.data.schema import Task
-from modelry.errors import ConfigError, DataError, MissingExtraError
+from modelry.errors import ConfigError, MissingExtraError
 from modelry.nn.losses import make_loss, penalised_weights, penalty
 from modelry.nn.modules import TabularNet
 from modelry.nn.optim import make_optimizer, make_scheduler
@@ -49,6 +49,7 @@ from modelry.training.trainer import (
     _num_threads,
     _threads_for,
     as_tensors,
+    check_inputs,
     finish,
 )
 
@@ -105,8 +106,7 @@ def _opacus() -> Any:
 def _check(
     net: TabularNet, task: Task, train: TrainData, valid: TrainData, cfg: OptimConfig
 ) -> None:
-    if len(train) == 0 or len(valid) == 0:
-        raise DataError("training and validation sets must not be empty")
+    check_inputs(net, task, train, valid, cfg)
     if cfg.dp_epsilon is None:
         raise ConfigError("train_private needs dp_epsilon", field="dp_epsilon")
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()):
@@ -118,10 +118,6 @@ def _check(
             "--balance oversample cannot be combined with --dp-epsilon; use --balance weights",
             field="balance",
         )
-    if cfg.balance != "none" and task is Task.REGRESSION:
-        raise ConfigError(f"balance={cfg.balance!r} needs a classification task", field="balance")
-    for name, split in (("training", train), ("validation", valid)):
-        split.check_fits(net.n_dense, net.n_codes, net.n_outputs, task, name)
 
 
 def train_private(

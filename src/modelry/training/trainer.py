@@ -212,14 +212,7 @@ def train(
         DataError: empty splits or inputs that do not fit the net.
     """
     started = time.perf_counter()
-    if len(train) == 0 or len(valid) == 0:
-        raise DataError("training and validation sets must not be empty")
-    if config.balance != "none" and task is Task.REGRESSION:
-        raise ConfigError(
-            f"balance={config.balance!r} needs a classification task", field="balance"
-        )
-    for name, split in (("training", train), ("validation", valid)):
-        split.check_fits(net.n_dense, net.n_codes, net.n_outputs, task, name)
+    check_inputs(net, task, train, valid, config)
     loss_fn = make_loss(config.loss, task)
     tr, va, (y_mean, y_std), weight = as_tensors(task, train, valid, config)
     n = len(train)
@@ -250,6 +243,20 @@ def train(
             if monitor.end_epoch(epoch, train_loss, t0, scheduler):
                 break
     return finish(net, task, monitor, (y_mean, y_std), started, threads)
+
+
+def check_inputs(
+    net: TabularNet, task: Task, train: TrainData, valid: TrainData, config: OptimConfig
+) -> None:
+    """What every training loop refuses: empty splits, balancing a regression, misfit inputs."""
+    if len(train) == 0 or len(valid) == 0:
+        raise DataError("training and validation sets must not be empty")
+    if config.balance != "none" and task is Task.REGRESSION:
+        raise ConfigError(
+            f"balance={config.balance!r} needs a classification task", field="balance"
+        )
+    for name, split in (("training", train), ("validation", valid)):
+        split.check_fits(net.n_dense, net.n_codes, net.n_outputs, task, name)
 
 
 def as_tensors(
