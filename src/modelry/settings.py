@@ -31,9 +31,16 @@ class Settings(BaseSettings):
         default=SecretStr("modelry-default-key-change-me"),
         description="HMAC key for pseudonymised columns.",
     )
-    batching: bool = False
-    max_batch_size: int = Field(default=64, ge=1)
-    max_batch_wait_ms: float = Field(default=2.0, ge=0)
+    batching: bool = Field(
+        default=True, description="Join concurrent requests to one model into one predict call."
+    )
+    max_batch_size: int = Field(default=64, ge=1, description="Most rows per predict call.")
+    max_batch_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        description="How long a request may wait for company; 0 joins only what arrived together.",
+    )
 
     @property
     def registry_url(self) -> str:

@@ -103,3 +103,59 @@ async def test_large_predicts_run_in_a_thread() -> None:
         model.predict, {"x": np.ones(5)}, 5, policy, lambda r, q: seen.append(r)
     )
     assert out.scores.tolist() == [2.0] * 5 and seen == [5]
+
+
+async def test_a_full_batch_goes_at_once_without_waiting_for_max_wait() -> None:
+    model = Model()
+    batcher = Batcher(model.predict, BatchPolicy(True, 4, 10_000.0), lambda r, q: None)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await asyncio.gather(*(batcher.submit({"x": np.array([float(i)])}, 1) for i in range(4)))
+    assert loop.time() - start < 5.0 and model.calls == [4]
+    batcher.close()
+
+
+async def test_max_wait_lets_later_requests_join() -> None:
+    model = Model()
+    batcher = Batcher(model.predict, BatchPolicy(True, 64, 50.0), lambda r, q: None)
+
+    async def late(i: int) -> Prediction:
+        await asyncio.sleep(0.005 * i)  # arrive over 15 ms, inside the 50 ms wait
+        return await batcher.submit({"x": np.array([float(i)])}, 1)
+
+    answers = await asyncio.gather(*(late(i) for i in range(4)))
+    assert model.calls == [4]
+    assert [a.scores.tolist() for a in answers] == [[0.0], [2.0], [4.0], [6.0]]
+    batcher.close()
+
+
+async def test_closing_fails_what_is_queued_and_refuses_more() -> None:
+    model = Model()
+    batcher = Batcher(model.predict, BatchPolicy(True, 64, 10_000.0), lambda r, q: None)
+    queued = asyncio.ensure_future(batcher.submit({"x": np.array([1.0])}, 1))
+    await asyncio.sleep(0)
+    batcher.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await queued
+    with pytest.raises(RuntimeError, match="closed"):
+        await batcher.submit({"x": np.array([1.0])}, 1)
+    assert model.calls == []
+
+
+async def test_a_batch_of_offload_size_runs_in_a_thread_and_answers_everyone() -> None:
+    model = Model()
+    threads: list[str] = []
+
+    def predict(columns: Mapping[str, Any]) -> Prediction:
+        import threading
+
+        threads.append(threading.current_thread().name)
+        return model.predict(columns)
+
+    batcher = Batcher(predict, BatchPolicy(True, 64, 0.0, offload_rows=4), lambda r, q: None)
+    answers = await asyncio.gather(
+        *(batcher.submit({"x": np.array([float(i), 1.0])}, 2) for i in range(3))
+    )
+    assert [a.scores.tolist() for a in answers] == [[0.0, 2.0], [2.0, 2.0], [4.0, 2.0]]
+    assert model.calls == [6] and threads and threads[0] != "MainThread"
+    batcher.close()

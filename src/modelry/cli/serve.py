@@ -18,7 +18,22 @@ def serve_command(
         list[str] | None, typer.Option("--api-key", help="Require this bearer key (repeatable).")
     ] = None,
     batching: Annotated[
-        bool | None, typer.Option("--batching/--no-batching", help="Adaptive batching.")
+        bool | None,
+        typer.Option(
+            "--batching/--no-batching",
+            help="Adaptive batching: concurrent requests share one predict call (default on).",
+        ),
+    ] = None,
+    max_batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Most rows per predict call (default 64).")
+    ] = None,
+    max_batch_wait_ms: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1000.0,
+            help="How long a request may wait for company (default 0: only what arrived together).",
+        ),
     ] = None,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol v2 and a simple JSON API."""
@@ -29,6 +44,10 @@ def serve_command(
         updates["api_keys"] = list(api_key)
     if batching is not None:
         updates["batching"] = batching
+    if max_batch_size is not None:
+        updates["max_batch_size"] = max_batch_size
+    if max_batch_wait_ms is not None:
+        updates["max_batch_wait_ms"] = max_batch_wait_ms
     settings = Settings().model_copy(update=updates)
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     serve(settings, host=host, port=port, workers=workers, models=names)

@@ -1,10 +1,13 @@
 """Adaptive batching: concurrent requests to one model share one predict call.
 
-A :class:`Batcher` queues requests; its worker takes what has queued, waits up
-to ``max_wait`` for more while the batch is below ``max_batch_size`` rows,
-concatenates the columns, predicts once and hands each request its own slice.
-Under light load a batch is one request (plus at most ``max_wait``); under heavy
-load batches grow by themselves, because requests queue while a predict runs.
+A :class:`Batcher` queues requests and flushes the queue on the event loop's next
+turn (``max_wait_ms`` = 0, the default: whatever arrived together is predicted
+together, and nobody waits) or ``max_wait_ms`` after the first request (sooner
+once ``max_batch_size`` rows are queued): it concatenates the columns, predicts
+once and hands each request its own slice. Under light load a batch is one
+request; under load batches grow by themselves, because requests that arrive
+while a predict runs are read together and queue together. This is Triton's
+dynamic batcher with its default queue delay of 0.
 
 Isolation: a request only ever receives rows ``[start, start + n)`` of the batch
 it joined. When a batch fails on a client mistake (a value an encoder refuses),
@@ -49,13 +52,14 @@ class BatchPolicy:
     Args:
         enabled: Batch concurrent requests.
         max_batch_size: Most rows per predict call (a larger request runs alone).
-        max_wait_ms: Longest a request waits for company.
+        max_wait_ms: Longest a request waits for company; 0 (the default) joins the
+            requests that arrived together and makes nobody wait.
         offload_rows: Predicts of this many rows or more run in a worker thread.
     """
 
-    enabled: bool = False
+    enabled: bool = True
     max_batch_size: int = 64
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 0.0
     offload_rows: int = 512
 
 
@@ -80,7 +84,6 @@ class _Request:
     columns: Mapping[str, Any]
     rows: int
     future: asyncio.Future[Prediction]
-    arrived: float
 
 
 def concat_columns(parts: list[Mapping[str, Any]]) -> dict[str, np.ndarray]:
@@ -102,6 +105,12 @@ def slice_prediction(prediction: Prediction, start: int, stop: int) -> Predictio
 class Batcher:
     """Joins concurrent requests to one model into batched predict calls.
 
+    The first request to arrive schedules a flush: on the event loop's next turn
+    when ``max_wait_ms`` is 0, else ``max_wait_ms`` later (sooner once
+    ``max_batch_size`` rows are queued). The flush predicts everything queued by
+    then, in batches of at most ``max_batch_size`` rows. There is no worker task:
+    a flush is one loop callback, and a request costs one future.
+
     Example:
         >>> batcher = Batcher(runtime.predict, BatchPolicy(enabled=True), observe)  # doctest: +SKIP
         >>> prediction = await batcher.submit({"age": np.array([41.0])}, 1)  # doctest: +SKIP
@@ -113,103 +122,120 @@ class Batcher:
         self.observe = observe
         self._queue: list[_Request] = []
         self._rows = 0
-        self._wakeup: asyncio.Event | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._flush_at: asyncio.Handle | None = None
+        self._offloaded: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def submit(self, columns: Mapping[str, Any], rows: int) -> Prediction:
         """Queue one request's columns; returns its own rows' prediction."""
+        if self._closed:
+            raise RuntimeError("batcher closed")
         loop = asyncio.get_running_loop()
-        if self._worker is None or self._worker.done():
-            self._wakeup = asyncio.Event()
-            self._worker = loop.create_task(self._run(), name="modelry-batcher")
-        assert self._wakeup is not None
-        request = _Request(columns, rows, loop.create_future(), loop.time())
-        self._queue.append(request)
+        future: asyncio.Future[Prediction] = loop.create_future()
+        self._queue.append(_Request(columns, rows, future))
         self._rows += rows
-        self._wakeup.set()
-        return await request.future
+        full = self._rows >= self.policy.max_batch_size
+        if full and isinstance(self._flush_at, asyncio.TimerHandle):
+            self._flush_at.cancel()  # enough rows: no reason to wait longer
+            self._flush_at = None
+        if self._flush_at is None:
+            wait = 0.0 if full else self.policy.max_wait_ms / 1000.0
+            self._flush_at = (
+                loop.call_later(wait, self._flush) if wait > 0 else loop.call_soon(self._flush)
+            )
+        return await future
 
     def close(self) -> None:
-        """Stop the worker (nothing is queued when the pool calls this)."""
-        if self._worker is not None:
-            self._worker.cancel()
-            self._worker = None
+        """Fail whatever is still queued and stop scheduling flushes."""
+        self._closed = True
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        for task in self._offloaded:
+            task.cancel()
         for request in self._queue:
-            if not request.future.done():
-                request.future.set_exception(RuntimeError("batcher closed"))
+            _fail(request, RuntimeError("batcher closed"))
         self._queue.clear()
+        self._rows = 0
 
-    async def _run(self) -> None:
-        assert self._wakeup is not None
-        wakeup = self._wakeup
-        loop = asyncio.get_running_loop()
+    def _flush(self) -> None:
+        self._flush_at = None
         limit = self.policy.max_batch_size
-        max_wait = self.policy.max_wait_ms / 1000.0
-        while True:
-            await wakeup.wait()
-            wakeup.clear()
-            if not self._queue:
-                continue
-            deadline = self._queue[0].arrived + max_wait
-            while self._rows < limit:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                wakeup.clear()
-                try:
-                    async with asyncio.timeout(remaining):
-                        await wakeup.wait()
-                except TimeoutError:
-                    break
+        while self._queue:
             batch = self._take(limit)
+            rows = sum(r.rows for r in batch)
+            if rows >= self.policy.offload_rows:
+                task = asyncio.get_running_loop().create_task(self._predict_offloaded(batch))
+                self._offloaded.add(task)
+                task.add_done_callback(self._offloaded.discard)
+                continue
             try:
-                await self._predict_batch(batch)
-            except Exception:  # never let one batch kill the worker
+                self._answer([r for r in batch if not r.future.done()])  # some gave up
+            except Exception:  # never let one batch stop the others
                 log.exception("batch of %d requests failed", len(batch))
-            if self._queue:
-                wakeup.set()
 
     def _take(self, limit: int) -> list[_Request]:
-        batch: list[_Request] = []
-        rows = 0
-        while self._queue and (not batch or rows + self._queue[0].rows <= limit):
-            request = self._queue.pop(0)
+        """The oldest requests, up to ``limit`` rows (at least one request)."""
+        queue = self._queue
+        rows, count = 0, 0
+        for request in queue:
+            if count and rows + request.rows > limit:
+                break
             rows += request.rows
-            batch.append(request)
+            count += 1
+        batch = queue[:count]
+        del queue[:count]
         self._rows -= rows
         return batch
 
-    async def _predict_batch(self, batch: list[_Request]) -> None:
-        batch = [r for r in batch if not r.future.done()]  # senders that gave up
+    async def _predict_offloaded(self, batch: list[_Request]) -> None:
+        batch = [r for r in batch if not r.future.done()]
         if not batch:
             return
-        rows = sum(r.rows for r in batch)
+        columns = _joined(batch)
         try:
-            columns = (
-                batch[0].columns if len(batch) == 1 else concat_columns([r.columns for r in batch])
-            )
-            if rows >= self.policy.offload_rows:
-                prediction = await asyncio.to_thread(self.predict, columns)
-            else:
-                prediction = self.predict(columns)
-        except InvalidInputError as exc:
-            if len(batch) == 1:
-                _fail(batch[0], exc)
-            else:  # find whose rows the encoder refused: each request alone
-                for request in batch:
-                    await self._predict_batch([request])
-            return
+            prediction = await asyncio.to_thread(self.predict, columns)
         except Exception as exc:
-            for request in batch:
-                _fail(request, exc)
+            self._failed(batch, exc)
             return
+        self._deliver(batch, prediction)
+
+    def _answer(self, batch: list[_Request]) -> None:
+        if not batch:
+            return
+        try:
+            prediction = self.predict(_joined(batch))
+        except Exception as exc:
+            self._failed(batch, exc)
+            return
+        self._deliver(batch, prediction)
+
+    def _failed(self, batch: list[_Request], exc: Exception) -> None:
+        """A client mistake in a batch of several: find whose, each request alone."""
+        if isinstance(exc, InvalidInputError) and len(batch) > 1:
+            for request in batch:
+                self._answer([request])
+            return
+        for request in batch:
+            _fail(request, exc)
+
+    def _deliver(self, batch: list[_Request], prediction: Prediction) -> None:
+        rows = sum(r.rows for r in batch)
         self.observe(rows, len(batch))
+        if len(batch) == 1:
+            if not batch[0].future.done():
+                batch[0].future.set_result(prediction)
+            return
         start = 0
         for request in batch:
             stop = start + request.rows
             if not request.future.done():
                 request.future.set_result(slice_prediction(prediction, start, stop))
             start = stop
+
+
+def _joined(batch: list[_Request]) -> Mapping[str, Any]:
+    return batch[0].columns if len(batch) == 1 else concat_columns([r.columns for r in batch])
 
 
 def _fail(request: _Request, exc: BaseException) -> None:

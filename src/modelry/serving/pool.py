@@ -95,13 +95,15 @@ class Served:
         try:
             if self.batcher is not None and n_rows < self.policy.max_batch_size:
                 return await self.batcher.submit(columns, n_rows)
-            return await predict_alone(
-                self.runtime.predict, columns, n_rows, self.policy, self._observe
-            )
+            return await predict_alone(self.run, columns, n_rows, self.policy, self._observe)
         finally:
             self.inflight -= 1
             if self.retired and self.inflight == 0:
                 self._release()
+
+    def run(self, columns: Mapping[str, Any]) -> Prediction:
+        """One predict call on the runtime (looked up per call: a swapped-in stub applies)."""
+        return self.runtime.predict(columns)
 
     @contextmanager
     def hold(self) -> Iterator[None]:
@@ -243,7 +245,7 @@ class ModelPool:
             observer=self.observer,
         )
         if policy.enabled:
-            served.batcher = Batcher(runtime.predict, policy, served._observe)
+            served.batcher = Batcher(served.run, policy, served._observe)
         log.info("loaded %s:%s", entry.name, entry.version)
         return served
 
