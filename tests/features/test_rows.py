@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelry.data.columns import Coded
+from modelry.data.columns import Coded, as_array
 from modelry.errors import InvalidInputError
 from modelry.features import preprocessor as preprocessor_module
 from modelry.features.config import (
@@ -299,3 +299,53 @@ def test_wide_blocks_and_embedding_only_models(monkeypatch: pytest.MonkeyPatch) 
     got = codes_only.transform(columns)
     assert got.dense.shape == (3, 0)
     assert_identical(got, vectorised(codes_only, columns, monkeypatch))
+
+
+def as_lists(columns: Columns) -> Columns:
+    """The columns as the HTTP codecs hand a request over: one plain list each."""
+    return {
+        name: (values.decode() if isinstance(values, Coded) else values).tolist()
+        for name, values in columns.items()
+    }
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_list_columns_equal_the_arrays_they_stand_for(
+    fitted: Preprocessor, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    columns = make_table(3 * MAX_ROWS, seed)
+    whole = vectorised(fitted, columns, monkeypatch)
+    for n in (1, 2, MAX_ROWS):  # the row path
+        for first in range(0, 2 * MAX_ROWS, n):
+            got = fitted.transform(as_lists(rows_of(columns, slice(first, first + n))))
+            rows = slice(first, first + n)
+            assert_identical(got, Encoded(whole.dense[rows], whole.codes[rows]))
+    assert_identical(fitted.transform(as_lists(columns)), whole)  # the vectorised path
+
+
+@pytest.mark.parametrize(("column", "value", "expected"), BAD)
+def test_bad_values_in_list_columns_raise_the_same_error(
+    fitted: Preprocessor,
+    monkeypatch: pytest.MonkeyPatch,
+    column: str,
+    value: Any,
+    expected: str,
+) -> None:
+    columns = rows_of(make_table(3, 7), slice(None))
+    columns[column][2] = value
+    lists = as_lists(columns)
+    with pytest.raises(InvalidInputError) as want:  # the arrays the lists stand for
+        vectorised(fitted, {name: as_array(values) for name, values in lists.items()}, monkeypatch)
+    with pytest.raises(InvalidInputError) as got:
+        fitted.transform(lists)
+    assert str(got.value) == str(want.value) and expected in str(got.value)
+
+
+def test_tokens_blank_values_in_list_columns() -> None:
+    pre = Preprocessor(
+        features=[CategoricalFeature(name="c", min_frequency=1), NumericFeature(name="x")],
+        missing_values=["unknown"],
+    ).fit({"c": objects(["a", "b", None, "unknown"]), "x": objects([1.0, "unknown", 3.0, 4.0])})
+    got = pre.transform({"c": ["unknown", "a"], "x": ["unknown", 2]})
+    want = pre.transform({"c": objects([None, "a"]), "x": np.array([np.nan, 2.0])})
+    assert_identical(got, want)

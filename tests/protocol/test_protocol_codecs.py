@@ -10,6 +10,7 @@ import pytest
 
 from modelry.data.schema import Task
 from modelry.errors import InvalidInputError
+from modelry.features.rows import MAX_ROWS
 from modelry.protocol.codecs import InputSpec, records_to_columns, tensors_to_columns
 from modelry.protocol.predictions import (
     output_tensors,
@@ -22,24 +23,42 @@ from modelry.protocol.v2 import InputTensor
 SPEC = InputSpec({"age": "number", "job": "string", "score": "number"})
 
 
-def test_records_become_typed_columns() -> None:
-    rows = [
-        {"age": 41, "job": "admin.", "score": 0.5},
-        {"age": 30.5, "job": None, "score": None},
-        {"age": True, "job": 7, "score": 2},
-    ]
+MIXED = [
+    {"age": 41, "job": "admin.", "score": 0.5},
+    {"age": 30.5, "job": None, "score": None},
+    {"age": True, "job": 7, "score": 2},
+]
+
+
+def test_a_few_records_become_checked_lists() -> None:
+    """Up to MAX_ROWS rows the columns are lists, as the row path reads them."""
+    columns, n = records_to_columns(MIXED, SPEC)
+    assert n == 3 and all(type(c) is list for c in columns.values())
+    assert columns["age"] == [41, 30.5, 1.0] and columns["job"] == ["admin.", None, 7]
+    assert columns["score"][:1] == [0.5] and np.isnan(columns["score"][1])
+    clean, _ = records_to_columns([{"age": 1, "job": "a", "score": 2.5}] * 2, SPEC)
+    assert clean == {"age": [1, 1], "job": ["a", "a"], "score": [2.5, 2.5]}
+
+
+def test_many_records_become_typed_arrays() -> None:
+    rows = MIXED * (MAX_ROWS // 3 + 1)
     columns, n = records_to_columns(rows, SPEC)
-    assert n == 3
-    assert columns["age"].dtype == np.float64 and columns["age"].tolist() == [41, 30.5, 1.0]
-    assert columns["job"].dtype == object and columns["job"].tolist() == ["admin.", None, 7]
-    assert np.isnan(columns["score"][1])
-    assert all(c.flags.c_contiguous and c.shape == (3,) for c in columns.values())
+    assert n == len(rows) > MAX_ROWS
+    age, job, score = columns["age"], columns["job"], columns["score"]
+    assert isinstance(age, np.ndarray) and isinstance(job, np.ndarray)
+    assert isinstance(score, np.ndarray)
+    assert age.dtype == np.float64 and age.tolist()[:3] == [41, 30.5, 1.0]
+    assert job.dtype == object and job.tolist()[:3] == ["admin.", None, 7]
+    assert np.isnan(score[1])
+    assert all(c.flags.c_contiguous and c.shape == (n,) for c in (age, job, score))
 
 
 def test_the_fast_path_gives_contiguous_views() -> None:
-    columns, _ = records_to_columns([{"age": 1, "job": "a", "score": 2}] * 4, SPEC)
-    assert columns["age"].tolist() == [1.0] * 4 and columns["score"].tolist() == [2.0] * 4
-    assert columns["job"].tolist() == ["a"] * 4
+    rows = [{"age": 1, "job": "a", "score": 2}] * (MAX_ROWS + 1)
+    columns, _ = records_to_columns(rows, SPEC)
+    assert all(isinstance(c, np.ndarray) and c.flags.c_contiguous for c in columns.values())
+    assert columns["age"].tolist() == [1.0] * 17 and columns["score"].tolist() == [2.0] * 17  # type: ignore[union-attr]
+    assert columns["job"].tolist() == ["a"] * 17  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -74,6 +93,9 @@ def test_non_finite_values_only_from_the_lenient_parser() -> None:
     rows = [{"age": 1.0, "job": float("nan"), "score": 1}]
     with pytest.raises(InvalidInputError, match=r"instances\[0\].job"):
         records_to_columns(rows, SPEC, check_finite=True)
+    rows = [{"age": 10**400, "job": "a", "score": 1}]  # only the lenient parser reads these
+    with pytest.raises(InvalidInputError, match=r"instances\[0\].age: expected a finite"):
+        records_to_columns(rows, SPEC, check_finite=True)
 
 
 def tensor(
@@ -90,8 +112,8 @@ def test_tensors_become_columns() -> None:
     ]
     columns, n = tensors_to_columns(inputs, SPEC)
     assert n == 2
-    assert columns["age"].tolist() == [1.0, 2.0] and columns["score"].tolist() == [0.5, 1.5]
-    assert columns["job"].tolist() == ["a", "b"]
+    assert columns["age"] == [1, 2] and columns["job"] == ["a", "b"]  # JSON data: lists
+    assert columns["score"].tolist() == [0.5, 1.5]  # type: ignore[union-attr]  # binary
 
 
 def test_empty_tensors_are_refused() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from modelry.data.schema import Task
 from modelry.errors import InvalidInputError
-from modelry.serving.batching import Batcher, BatchPolicy, predict_alone
+from modelry.serving.batching import Batcher, BatchPolicy, concat_columns, predict_alone
 from modelry.serving.runtime import Prediction
 
 pytestmark = pytest.mark.anyio
@@ -159,3 +159,13 @@ async def test_a_batch_of_offload_size_runs_in_a_thread_and_answers_everyone() -
     assert [a.scores.tolist() for a in answers] == [[0.0, 2.0], [2.0, 2.0], [4.0, 2.0]]
     assert model.calls == [6] and threads and threads[0] != "MainThread"
     batcher.close()
+
+
+def test_list_columns_join_as_lists_and_mixed_ones_as_object_arrays() -> None:
+    joined = concat_columns([{"x": [1.0, 2], "s": ["a"]}, {"x": [3.5], "s": ["b", None]}])
+    assert joined == {"x": [1.0, 2, 3.5], "s": ["a", "b", None]}
+    mixed = concat_columns([{"s": ["a"]}, {"s": np.array(["b"], dtype=object)}])
+    assert isinstance(mixed["s"], np.ndarray) and mixed["s"].dtype == object
+    assert mixed["s"].tolist() == ["a", "b"]
+    arrays = concat_columns([{"x": np.array([1.0])}, {"x": np.array([2.0])}])
+    assert isinstance(arrays["x"], np.ndarray) and arrays["x"].dtype == np.float64

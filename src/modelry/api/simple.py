@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import cast
 
-import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 
 from modelry.api.explaining import explain_rows
 from modelry.api.wire import json_response, read_body, served_for
+from modelry.data.columns import InputColumn
 from modelry.errors import InvalidInputError
 from modelry.protocol import v1
 from modelry.protocol.codecs import records_to_columns
@@ -32,7 +32,7 @@ class SimpleAPI:
 
     async def _instances(
         self, request: Request, labels: list[str]
-    ) -> tuple[Served, dict[str, np.ndarray], int]:
+    ) -> tuple[Served, dict[str, InputColumn], int]:
         """The served model and the body's ``instances`` as columns (validated)."""
         body = await read_body(request, self.limit)
         served = await served_for(self.plane, request, labels)

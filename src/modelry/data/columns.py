@@ -2,11 +2,18 @@
 
 A string column may also arrive dictionary-encoded (:class:`Coded`), as Arrow reads it,
 so categorical encoders map each distinct value once instead of once per row.
+
+A request's few rows may also arrive as a plain Python list per column
+(:data:`InputColumn`), as the HTTP codecs build them from JSON: the preprocessor's
+row path reads such lists directly, and building numpy arrays only to read them
+back value by value cost more than the encoding itself. :func:`as_array` turns a
+list into the array it stands for.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,3 +41,21 @@ ColumnArray = np.ndarray | Coded
 """Numeric columns are float64 arrays (NaN = missing); others object arrays (None = missing)."""
 
 Columns = dict[str, ColumnArray]
+
+InputColumn = ColumnArray | list[Any]
+"""What the predict path takes per column: a column, or a plain list of its values
+(numbers as int or float, NaN missing; other values as str, None missing)."""
+
+
+def as_array(values: InputColumn) -> ColumnArray:
+    """A list column as the object array it stands for; arrays and Coded pass through.
+
+    Example:
+        >>> as_array(["a", None])
+        array(['a', None], dtype=object)
+    """
+    if type(values) is not list:
+        return values  # type: ignore[return-value]
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out

@@ -27,7 +27,7 @@ from typing import Any, Self
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
-from modelry.data.columns import Coded, ColumnArray
+from modelry.data.columns import Coded, ColumnArray, InputColumn, as_array
 from modelry.data.schema import ColumnType, Schema
 from modelry.errors import ArtifactError, ConfigError, InvalidInputError, NotFittedError
 from modelry.features.categorical import CategoricalEncoder
@@ -107,20 +107,23 @@ class Preprocessor:
         configs = _validate(self.features)
         _row_count(columns, [c.name for c in configs])
         self._tokens = frozenset(self.missing_values)
-        columns = self._blank_tokens(columns, [c.name for c in configs])
-        self._set_encoders([make_encoder(c).fit(columns[c.name]) for c in configs])
+        blanked = self._blank_tokens(columns, [c.name for c in configs])
+        self._set_encoders([make_encoder(c).fit(as_array(blanked[c.name])) for c in configs])
         return self
 
     def _blank_tokens(
-        self, columns: Mapping[str, ColumnArray], names: Sequence[str]
-    ) -> Mapping[str, ColumnArray]:
+        self, columns: Mapping[str, InputColumn], names: Sequence[str]
+    ) -> Mapping[str, InputColumn]:
         """Read the configured tokens (e.g. ``unknown``) as missing, at fit and at predict."""
         if not self._tokens:
             return columns
         out = dict(columns)
         for name in names:
             values = columns[name]
-            if isinstance(values, Coded):
+            if isinstance(values, list):
+                if self._any_token(values):
+                    out[name] = [None if self._is_token(v) else v for v in values]
+            elif isinstance(values, Coded):
                 hit = np.fromiter((c in self._tokens for c in values.categories), bool)
                 if hit.any():
                     codes = values.codes.copy()
@@ -178,8 +181,11 @@ class Preprocessor:
         if not hasattr(self, "encoders_"):
             raise NotFittedError("Preprocessor is not fitted; call fit first")
 
-    def transform(self, columns: Mapping[str, ColumnArray]) -> Encoded:
+    def transform(self, columns: Mapping[str, InputColumn]) -> Encoded:
         """Encode a batch; columns not among the features are ignored.
+
+        Columns are arrays (or :class:`~modelry.data.columns.Coded`), or for a few rows
+        plain lists of values (see :data:`~modelry.data.columns.InputColumn`).
 
         Raises:
             NotFittedError: Before ``fit``.
@@ -195,7 +201,7 @@ class Preprocessor:
             return Encoded(dense=dense, codes=codes)
         # Parse and check every column first, so that an error names its row in the
         # batch; then encode in row chunks whose output stays in the CPU cache.
-        prepared = [encoder.prepare(columns[encoder.name]) for encoder in self.encoders_]
+        prepared = [encoder.prepare(as_array(columns[encoder.name])) for encoder in self.encoders_]
         width = len(self.dense_names_)
         dense = np.empty((n, width), dtype=np.float32)
         codes = np.empty((n, len(self.embeddings_)), dtype=np.int64)
@@ -348,7 +354,7 @@ def _validate(features: Sequence[Any], *, allow_empty: bool = False) -> list[Fea
     return configs
 
 
-def _row_count(columns: Mapping[str, ColumnArray], names: Sequence[str]) -> int:
+def _row_count(columns: Mapping[str, InputColumn], names: Sequence[str]) -> int:
     """The common row count of the named columns; InvalidInputError names the culprit."""
     n: int | None = None
     first = ""
@@ -356,7 +362,7 @@ def _row_count(columns: Mapping[str, ColumnArray], names: Sequence[str]) -> int:
         if name not in columns:
             raise InvalidInputError(f"missing column {name!r}", column=name)
         values = columns[name]
-        if type(values) is np.ndarray and values.ndim == 1:
+        if (type(values) is np.ndarray and values.ndim == 1) or isinstance(values, list):
             rows = len(values)
         else:  # Coded, or what column_length refuses
             rows = column_length(values, name)

@@ -22,6 +22,10 @@ arithmetic on the same values:
 * anything else (text, dates, dictionary-encoded columns, unusual dtypes): the
   encoder's ``prepare`` and ``write`` on the column, into its block of the output.
 
+A column may be a plain list of values (:data:`~modelry.data.columns.InputColumn`), as
+the HTTP codecs hand a request's rows over: it is read as the array it stands for
+(a list of numbers as the float64 array, anything else as the object array).
+
 Values are checked column by column, in encoder order, so a bad value raises the
 same :class:`~modelry.errors.InvalidInputError` (column, row, value) as the
 vectorised path.
@@ -35,7 +39,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from modelry.data.columns import ColumnArray
+from modelry.data.columns import InputColumn, as_array
 from modelry.features.boolean import _FAST, _INVALID, _MISSING, BooleanEncoder, _bit
 from modelry.features.categorical import CategoricalEncoder
 from modelry.features.encoders import AnyEncoder
@@ -56,6 +60,7 @@ _FLOAT64 = np.dtype(np.float64)
 _OBJECT = np.dtype(object)
 _NDARRAY = np.ndarray
 _NO_CODES = np.zeros(0, dtype=np.int64)  # numeric encoders write no codes
+_NUMBERS = frozenset({int, float})
 
 Cells = np.ndarray
 """The dense output, flat: a cell's index is ``row * width + column``."""
@@ -63,7 +68,7 @@ Cells = np.ndarray
 Blocks = list[tuple[int, np.ndarray]]
 """Encoded ``[n, k]`` float32 blocks by first dense column, from vectorised encoders."""
 
-Step = Callable[[ColumnArray, Cells, list[int], Blocks, int], None]
+Step = Callable[[InputColumn, Cells, list[int], Blocks, int], None]
 """Encodes one column of ``n`` rows into the cells, the flat codes list, or a block."""
 
 
@@ -85,7 +90,7 @@ class RowPlan:
         ]
 
     def transform(
-        self, columns: Mapping[str, ColumnArray], n: int
+        self, columns: Mapping[str, InputColumn], n: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(dense, codes)`` of ``n`` rows; the caller checked names and row counts."""
         out = np.zeros((n, self.width), dtype=np.float32)
@@ -119,11 +124,13 @@ def _numeric(encoder: NumericEncoder, start: int, width: int) -> Step:
     first_bin = start + (2 if indicator else 1)
     scaled = _log_scaled(encoder) if encoder.log1p_ else None
 
-    def step(values: ColumnArray, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
-        if type(values) is _NDARRAY and values.dtype is _FLOAT64:
+    def step(values: InputColumn, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
+        if type(values) is list and set(map(type, values)) <= _NUMBERS:
+            items = values  # what the codecs send: ints and floats
+        elif type(values) is _NDARRAY and values.dtype is _FLOAT64:
             items = values.tolist()
         else:  # strings, None, ints, Coded: the vectorised parser, and its errors
-            items = to_float(values, name).tolist()
+            items = to_float(as_array(values), name).tolist()
         base = start
         for row, x in enumerate(items):
             if x != x:  # NaN: missing
@@ -163,11 +170,11 @@ def _categorical(
 ) -> Step:
     index, slot_of, onehot = encoder.index_, encoder._slot, encoder.onehot_
 
-    def step(values: ColumnArray, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
-        if type(values) is _NDARRAY and values.dtype is _OBJECT:
+    def step(values: InputColumn, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
+        if isinstance(values, list) or (type(values) is _NDARRAY and values.dtype is _OBJECT):
             # values.lookup, row by row: the verbatim key in C, anything else via _slot.
             slots = []
-            for item in values.tolist():
+            for item in values if isinstance(values, list) else values.tolist():
                 try:
                     slot = index.get(item, _UNSEEN)
                 except TypeError:  # unhashable
@@ -192,10 +199,10 @@ def _categorical(
 def _boolean(encoder: BooleanEncoder, start: int, width: int) -> Step:
     name, mean, indicator = encoder.name, encoder.mean_, encoder.indicator_
 
-    def step(values: ColumnArray, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
-        if type(values) is _NDARRAY and values.dtype is _OBJECT:
+    def step(values: InputColumn, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
+        if isinstance(values, list) or (type(values) is _NDARRAY and values.dtype is _OBJECT):
             bits: list[float] = []
-            for row, value in enumerate(values.tolist()):
+            for row, value in enumerate(values if isinstance(values, list) else values.tolist()):
                 try:
                     bit = _FAST.get(value, _UNSEEN)
                 except TypeError:  # unhashable
@@ -224,8 +231,8 @@ def _generic(encoder: AnyEncoder, start: int, code: int, width: int, n_codes: in
     """The encoder's own vectorised prepare and write: a block, copied in at the end."""
     n_dense = encoder.n_dense
 
-    def step(values: ColumnArray, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
-        prepared = encoder.prepare(values)
+    def step(values: InputColumn, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
+        prepared = encoder.prepare(as_array(values))
         block = np.zeros((n, n_dense), dtype=np.float32)
         column = np.zeros(n, dtype=np.int64)
         encoder.write(prepared, block, 0, column)

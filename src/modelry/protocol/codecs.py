@@ -2,10 +2,12 @@
 
 This is the request path's validation: hand-written, driven by the model's
 input kinds (``"number"`` or ``"string"`` per column), and one pass over the
-data. A record list becomes one Python list per column, then one numpy array per
-column: float64 for numbers (``null`` is missing, NaN), object for strings
-(``null`` is missing, None). Every mistake is an :class:`InvalidInputError`
-naming the field and the instance index (``instances[3].age``).
+data. A record list becomes one Python list per column, checked; a request of
+a few rows keeps those lists as its columns (the preprocessor's row path reads
+them directly), a larger one gets one numpy array per column: float64 for
+numbers (``null`` is missing, NaN), object for strings (``null`` is missing,
+None). Every mistake is an :class:`InvalidInputError` naming the field and the
+instance index (``instances[3].age``).
 
 JSON parsed by orjson never holds NaN or infinities (orjson refuses them), so
 finiteness is only checked where values can carry them: binary tensors and
@@ -22,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from modelry.data.columns import InputColumn, as_array
 from modelry.data.privacy import mask_value
 from modelry.errors import InvalidInputError
+from modelry.features.rows import MAX_ROWS
 from modelry.protocol.v2 import NUMPY_DTYPES, InputTensor, TensorMetadata, tensor
 from modelry.protocol.wire import decode_bytes_tensor
 
@@ -75,80 +79,113 @@ def _bad(path: str, expected: str, value: Any) -> InvalidInputError:
 # -- columns ------------------------------------------------------------------------------
 
 
-def number_column(values: list[Any], where: str, *, check_finite: bool) -> np.ndarray:
-    """float64 array of JSON numbers (booleans as 0/1, null as NaN).
+def number_values(values: list[Any], where: str, *, check_finite: bool) -> list[Any]:
+    """JSON numbers as a list of ints and floats (booleans as 0/1, null as NaN).
 
-    ``where`` formats a path from a row index, e.g. ``"instances[{}].age"``.
+    ``where`` formats a path from a row index, e.g. ``"instances[{}].age"``. The
+    list itself comes back when it needs no change (the common case).
     """
-    if check_finite:
+    if check_finite:  # a lenient parse: NaN, infinities and huge integers may be there
         for row, value in enumerate(values):
-            if type(value) is float and not isfinite(value):
+            kind = type(value)
+            if (kind is float and not isfinite(value)) or (kind is int and not _fits(value)):
                 raise _bad(where.format(row), "a finite number", value)
     if set(map(type, values)) <= _NUMBER_TYPES:
-        return np.array(values, dtype=np.float64)
-    clean: list[float] = []
+        return values
+    clean: list[Any] = []
     for row, value in enumerate(values):
         kind = type(value)
-        if kind is float or kind is int or kind is bool:
+        if kind is float or kind is int:
+            clean.append(value)
+        elif kind is bool:
             clean.append(float(value))
         elif value is None:
             clean.append(np.nan)
         else:
             raise _bad(where.format(row), "a number", value)
-    return np.array(clean, dtype=np.float64)
+    return clean
 
 
-def string_column(values: list[Any], where: str) -> np.ndarray:
-    """object array of strings; numbers and booleans pass through (categories accept them)."""
+def number_column(values: list[Any], where: str, *, check_finite: bool) -> np.ndarray:
+    """float64 array of JSON numbers (booleans as 0/1, null as NaN); see :func:`number_values`."""
+    return np.array(number_values(values, where, check_finite=check_finite), dtype=np.float64)
+
+
+def _fits(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
+def string_values(values: list[Any], where: str) -> list[Any]:
+    """Strings, checked; numbers, booleans and null pass through (categories accept them)."""
     if not set(map(type, values)) <= _STRING_TYPES:
         for row, value in enumerate(values):
             if type(value) not in _LOOSE_STRING_TYPES or (
                 type(value) is float and not isfinite(value)
             ):
                 raise _bad(where.format(row), "a string", value)
+    return values
+
+
+def string_column(values: list[Any], where: str) -> np.ndarray:
+    """object array of :func:`string_values`."""
     array = np.empty(len(values), dtype=object)
-    array[:] = values
+    array[:] = string_values(values, where)
     return array
 
 
 def build_columns(
     spec: InputSpec, values: Mapping[str, list[Any]], where: str, *, check_finite: bool
-) -> dict[str, np.ndarray]:
-    """Arrays from per-column value lists of equal length.
+) -> dict[str, InputColumn]:
+    """Columns from per-column value lists of equal length, every value checked.
 
-    The common case (every number an int or float, every string a str) takes two
-    numpy calls for all columns: one float64 and one object matrix, one row per
-    column, each column a contiguous row view. Both are built from one flat list
-    (numpy reads a flat list of scalars much faster than a list of lists). Anything
-    else goes column by column, which finds the offending value. ``where`` is a path
-    with ``{row}`` and ``{col}``.
+    Up to :data:`~modelry.features.rows.MAX_ROWS` rows (a request the preprocessor
+    encodes row by row) the checked lists themselves are the columns: numpy arrays
+    would only be read back value by value. Larger batches get arrays, float64 for
+    numbers and object for strings. The common case (every number an int or float,
+    every string a str) is one type check over all columns of a kind, and for arrays
+    one numpy call per kind: a matrix, one row per column, each column a row view,
+    built from one flat list. Anything else goes column by column, which finds the
+    offending value. ``where`` is a path with ``{row}`` and ``{col}``.
     """
-    columns: dict[str, np.ndarray] = {}
+    columns: dict[str, InputColumn] = {}
     rows = len(next(iter(values.values()))) if values else 0
+    small = rows <= MAX_ROWS
     if spec.numbers:
         flat = list(chain.from_iterable(values[name] for name in spec.numbers))
         if not check_finite and set(map(type, flat)) <= _NUMBER_TYPES:
-            matrix = np.array(flat, dtype=np.float64).reshape(len(spec.numbers), rows)
-            columns.update(zip(spec.numbers, matrix, strict=False))  # rows by construction
+            if small:
+                columns.update((name, values[name]) for name in spec.numbers)
+            else:
+                matrix = np.array(flat, dtype=np.float64).reshape(len(spec.numbers), rows)
+                columns.update(zip(spec.numbers, matrix, strict=False))  # rows by construction
         else:
             for name in spec.numbers:
                 path = where.replace("{col}", name).replace("{row}", "{}")
-                columns[name] = number_column(values[name], path, check_finite=check_finite)
+                checked = number_values(values[name], path, check_finite=check_finite)
+                columns[name] = checked if small else np.array(checked, dtype=np.float64)
     if spec.strings:
         flat = list(chain.from_iterable(values[name] for name in spec.strings))
         if set(map(type, flat)) <= _STRING_TYPES:
-            matrix = np.array(flat, dtype=object).reshape(len(spec.strings), rows)
-            columns.update(zip(spec.strings, matrix, strict=False))
+            if small:
+                columns.update((name, values[name]) for name in spec.strings)
+            else:
+                matrix = np.array(flat, dtype=object).reshape(len(spec.strings), rows)
+                columns.update(zip(spec.strings, matrix, strict=False))
         else:
             for name in spec.strings:
                 path = where.replace("{col}", name).replace("{row}", "{}")
-                columns[name] = string_column(values[name], path)
+                checked = string_values(values[name], path)
+                columns[name] = checked if small else as_array(checked)
     return columns
 
 
 def records_to_columns(
     instances: Any, spec: InputSpec, *, check_finite: bool = False
-) -> tuple[dict[str, np.ndarray], int]:
+) -> tuple[dict[str, InputColumn], int]:
     """``{"instances": [...]}``'s records as columns, and the row count.
 
     Raises:
@@ -193,7 +230,7 @@ def _record_keys_error(row: int, record: dict[str, Any], spec: InputSpec) -> Inv
 
 def tensors_to_columns(
     inputs: list[InputTensor], spec: InputSpec, *, check_finite: bool = False
-) -> tuple[dict[str, np.ndarray], int]:
+) -> tuple[dict[str, InputColumn], int]:
     """V2 input tensors (one per column, shape ``[n]`` or ``[n, 1]``) as columns.
 
     Raises:

@@ -25,10 +25,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Protocol
 
 import numpy as np
 
+from modelry.data.columns import Coded, InputColumn, as_array
 from modelry.errors import InvalidInputError
 from modelry.serving.runtime import Prediction
 
@@ -86,9 +88,29 @@ class _Request:
     future: asyncio.Future[Prediction]
 
 
-def concat_columns(parts: list[Mapping[str, Any]]) -> dict[str, np.ndarray]:
-    """Column-wise concatenation of several requests' columns (same names)."""
-    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+def concat_columns(parts: list[Mapping[str, InputColumn]]) -> dict[str, InputColumn]:
+    """Column-wise concatenation of several requests' columns (same names).
+
+    Requests of a few rows carry plain lists (see :mod:`modelry.protocol.codecs`):
+    lists join as one list. A column that mixes lists and arrays joins as the
+    object array of its values; arrays alone join as one array.
+    """
+    joined: dict[str, InputColumn] = {}
+    for name in parts[0]:
+        values = [p[name] for p in parts]
+        if all(isinstance(v, list) for v in values):
+            joined[name] = list(chain.from_iterable(values))  # type: ignore[arg-type]
+        elif any(isinstance(v, list) for v in values):
+            joined[name] = np.concatenate([_objects(v) for v in values])
+        else:
+            joined[name] = np.concatenate(values)  # type: ignore[arg-type]
+    return joined
+
+
+def _objects(values: InputColumn) -> np.ndarray:
+    if isinstance(values, Coded):
+        return values.decode()
+    return np.asarray(as_array(values), dtype=object)
 
 
 def slice_prediction(prediction: Prediction, start: int, stop: int) -> Prediction:

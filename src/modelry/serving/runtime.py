@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from modelry.data.columns import ColumnArray
+from modelry.data.columns import InputColumn
 from modelry.data.schema import Schema, Task
 from modelry.errors import ArtifactError, NotFittedError
 from modelry.features.preprocessor import Preprocessor
@@ -59,7 +59,7 @@ class Runtime(abc.ABC):
     def load(self) -> None: ...
 
     @abc.abstractmethod
-    def predict(self, columns: Mapping[str, ColumnArray]) -> Prediction: ...
+    def predict(self, columns: Mapping[str, InputColumn]) -> Prediction: ...
 
     @abc.abstractmethod
     def unload(self) -> None:
@@ -155,7 +155,7 @@ class TabularRuntime(Runtime):
         out: np.ndarray = self._session.run(self._outputs, feeds)[0]
         return out
 
-    def predict(self, columns: Mapping[str, ColumnArray]) -> Prediction:
+    def predict(self, columns: Mapping[str, InputColumn]) -> Prediction:
         if self._session is None:
             raise NotFittedError(f"model {self.name}:{self.version} is not loaded")
         encoded = self._require_preprocessor().transform(columns)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from modelry.data.columns import Coded, ColumnArray
+from modelry.data.columns import Coded, InputColumn
 
 UNKNOWN = "unknown"
 """The group of a row whose sensitive value is missing or blank."""
@@ -52,7 +52,7 @@ def group_key(value: object) -> str:
     return text if text and text.lower() not in ("nan", "none", "<na>") else UNKNOWN
 
 
-def group_keys(column: ColumnArray) -> np.ndarray:
+def group_keys(column: InputColumn) -> np.ndarray:
     """:func:`group_key` over a column, as an object array of str (each distinct value once)."""
     if isinstance(column, Coded):
         keys = np.array(
@@ -71,7 +71,7 @@ def group_keys(column: ColumnArray) -> np.ndarray:
 
 def row_thresholds(
     n: int,
-    columns: Mapping[str, ColumnArray],
+    columns: Mapping[str, InputColumn],
     group_thresholds: GroupThresholds | None,
     default: float,
 ) -> np.ndarray:
@@ -92,7 +92,7 @@ def row_thresholds(
 
 def apply_group_thresholds(
     scores: np.ndarray,
-    columns: Mapping[str, ColumnArray],
+    columns: Mapping[str, InputColumn],
     group_thresholds: GroupThresholds | None,
     default: float,
 ) -> np.ndarray:
