@@ -6,12 +6,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
 from modelry.data.schema import Task
 from modelry.errors import InvalidInputError
 from modelry.features.rows import MAX_ROWS
-from modelry.protocol.codecs import InputSpec, records_to_columns, tensors_to_columns
+from modelry.protocol.codecs import (
+    InputSpec,
+    records_to_columns,
+    request_columns,
+    tensors_to_columns,
+)
 from modelry.protocol.predictions import (
     output_tensors,
     prediction_to_records,
@@ -181,3 +187,57 @@ def test_encoder_errors_are_relabelled() -> None:
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown kind"):
         InputSpec({"a": "date"})
+
+
+def v2_request(inputs: list[Any], **fields: Any) -> Any:
+    from modelry.protocol import wire
+
+    return wire.parse_infer_request(orjson.dumps({"inputs": inputs, **fields}))
+
+
+PLAIN = [
+    {"name": "age", "datatype": "INT64", "shape": [2], "data": [41, 30]},
+    {"name": "job", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]},
+    {"name": "score", "datatype": "FP64", "shape": [2], "data": [0.5, 1.5]},
+]
+
+
+def test_a_plain_v2_request_reads_in_one_pass_as_the_general_path_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from modelry.protocol import codecs
+
+    fast, n = request_columns(v2_request(PLAIN), SPEC)
+    monkeypatch.setattr(codecs, "_plain_columns", lambda raw, spec: None)
+    general, m = request_columns(v2_request(PLAIN), SPEC)
+    assert n == m == 2 and fast == general == {
+        "age": [41, 30],
+        "job": ["a", "b"],
+        "score": [0.5, 1.5],
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"datatype": "BYTES"}, "age: expected a numeric datatype"),
+        ({"shape": [3]}, "age: shape [3] needs 3 values"),
+        ({"shape": [True]}, "age.shape: expected [n] or [n, 1]"),
+        ({"data": ["x", "y"]}, "age[0]: expected a number, got 'x'"),
+        ({"name": "agе"}, "inputs[0].name: unknown input"),
+        ({"name": ["age"]}, "inputs[0].name: expected a string"),
+        ({"parameters": {"x": 1}}, None),  # not plain, but valid: the general path reads it
+        ({"data": [[41], [30]], "shape": [2, 1]}, None),
+    ],
+)
+def test_anything_but_a_plain_v2_request_takes_the_general_path(
+    change: dict[str, Any], message: str | None
+) -> None:
+    inputs = [{**PLAIN[0], **change}, *PLAIN[1:]]
+    if message is None:
+        columns, n = request_columns(v2_request(inputs), SPEC)
+        assert n == 2 and columns["age"] == [41, 30]
+        return
+    with pytest.raises(InvalidInputError) as info:
+        request_columns(v2_request(inputs), SPEC)
+    assert info.value.message.startswith(message), info.value.message

@@ -21,7 +21,8 @@ def body(**fields: object) -> bytes:
 def test_parse_plain_request() -> None:
     parsed = wire.parse_infer_request(body(id="r1", parameters={"x": 1}))
     assert parsed.id == "r1" and parsed.parameters == {"x": 1}
-    assert parsed.inputs[0].name == "a" and parsed.inputs[0].data == [1.0]
+    inputs = wire.input_tensors(parsed)
+    assert inputs[0].name == "a" and inputs[0].data == [1.0]
     assert parsed.outputs is None and parsed.binary is False and parsed.lenient is False
 
 
@@ -58,13 +59,13 @@ def test_binary_inputs_are_cut_from_the_tail() -> None:
             ]
         }
     ).encode()
-    parsed = wire.parse_infer_request(head + raw + words, str(len(head)))
-    assert parsed.inputs[0].binary == raw
-    assert wire.decode_bytes_tensor(parsed.inputs[1].binary or b"", "b") == ["hé", ""]
+    inputs = wire.input_tensors(wire.parse_infer_request(head + raw + words, str(len(head))))
+    assert inputs[0].binary == raw
+    assert wire.decode_bytes_tensor(inputs[1].binary or b"", "b") == ["hé", ""]
     with pytest.raises(RequestError, match="belong to no input"):
-        wire.parse_infer_request(head + raw + words + b"x", str(len(head)))
+        wire.input_tensors(wire.parse_infer_request(head + raw + words + b"x", str(len(head))))
     with pytest.raises(RequestError, match="exceeds"):
-        wire.parse_infer_request(head + raw, str(len(head)))
+        wire.input_tensors(wire.parse_infer_request(head + raw, str(len(head))))
 
 
 @pytest.mark.parametrize("raw", [b"\x05\x00\x00\x00ab", b"\x01\x00"])
@@ -103,7 +104,7 @@ def test_lenient_parse_flags_nan() -> None:
 )
 def test_envelope_errors_name_the_field(doc: object, message: str) -> None:
     with pytest.raises(InvalidInputError) as info:
-        wire.parse_infer_request(json.dumps(doc).encode())
+        wire.input_tensors(wire.parse_infer_request(json.dumps(doc).encode()))
     assert info.value.message.startswith(message)
 
 

@@ -40,6 +40,9 @@ PUBLIC, USER, ADMIN = Access.PUBLIC, Access.USER, Access.ADMIN
 HOT = ("infer", "predict")
 """The handlers on the request path of every prediction."""
 
+SEEN_PATHS = 1024
+"""Inference paths :class:`HotRoutes` remembers matching."""
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -173,18 +176,28 @@ class HotRoutes:
                 prefix = route.path[: route.path.index("{")]
                 self._by_prefix.setdefault(prefix, []).append(route)
         self._lengths = sorted({len(prefix) for prefix in self._by_prefix})
+        # A service sees few distinct inference paths (one per model and version):
+        # each is matched once, then found by one dict lookup. Parameters are shared
+        # between the requests of a path, read-only.
+        self._seen: dict[str, tuple[Route, dict[str, Any]]] = {}
 
     def match(self, scope: Scope) -> tuple[Route, dict[str, Any]] | None:
         """The inference route and path parameters of a POST, or None."""
         if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
             return None  # under a root path, Starlette strips it first
         path: str = scope["path"]
+        found = self._seen.get(path)
+        if found is not None:
+            return found
         for length in self._lengths:
             for route in self._by_prefix.get(path[:length], ()):
-                found = route.path_regex.match(path)
-                if found is not None:
+                matched = route.path_regex.match(path)
+                if matched is not None:
                     convert = route.param_convertors
-                    params = {k: convert[k].convert(v) for k, v in found.groupdict().items()}
+                    params = {k: convert[k].convert(v) for k, v in matched.groupdict().items()}
+                    if len(self._seen) >= SEEN_PATHS:
+                        self._seen.clear()  # many names (a scan?): start over
+                    self._seen[path] = (route, params)
                     return route, params
         return None
 

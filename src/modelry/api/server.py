@@ -20,13 +20,23 @@ def serve(
 ) -> None:
     """Serve until interrupted: uvloop + httptools when installed, no access log.
 
+    uvicorn's proxy-header rewriting is off (modelry reads no client address, and
+    the middleware runs on every request), and so is its ``server: uvicorn`` header.
+
     With ``workers > 1`` uvicorn starts that many processes, each building its own
     app through :func:`modelry.api.app.app_from_env` from the environment set here;
     each watches the registry and hot-swaps on its own.
     """
     import uvicorn
 
-    common = {"host": host, "port": port, "access_log": False, "log_level": log_level}
+    common = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": log_level,
+        "proxy_headers": False,
+        "server_header": False,
+    }
     if workers <= 1:
         uvicorn.run(create_app(settings, models, eager=eager), **common)  # type: ignore[arg-type]
         return

@@ -16,7 +16,7 @@ from modelry.api.explaining import explain_rows
 from modelry.api.wire import header, json_response, read_body, served_for
 from modelry.errors import InvalidInputError
 from modelry.protocol import v2, wire
-from modelry.protocol.codecs import tensors_to_columns
+from modelry.protocol.codecs import request_columns
 from modelry.protocol.predictions import (
     EXPLANATION,
     explain_requested,
@@ -66,9 +66,7 @@ class V2API:
         served = await served_for(self.plane, request, labels)
         name, version = labels[0], labels[1]
         parsed = wire.parse_infer_request(body, header(request, _HEADER_LENGTH))
-        columns, n_rows = tensors_to_columns(
-            parsed.inputs, served.spec, check_finite=parsed.lenient
-        )
+        columns, n_rows = request_columns(parsed, served.spec)
         wanted = parsed.outputs
         explain = explain_requested(parsed.parameters) or bool(wanted and EXPLANATION in wanted)
         if explain and wanted is not None:

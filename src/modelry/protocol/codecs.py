@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from math import isfinite
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -28,8 +28,14 @@ from modelry.data.columns import InputColumn, as_array
 from modelry.data.privacy import mask_value
 from modelry.errors import InvalidInputError
 from modelry.features.rows import MAX_ROWS
-from modelry.protocol.v2 import NUMPY_DTYPES, InputTensor, TensorMetadata, tensor
-from modelry.protocol.wire import decode_bytes_tensor
+from modelry.protocol.v2 import (
+    NUMPY_DTYPES,
+    InputTensor,
+    ParsedInferRequest,
+    TensorMetadata,
+    tensor,
+)
+from modelry.protocol.wire import decode_bytes_tensor, input_tensors
 
 NUMBER, STRING = "number", "string"
 _NUMBER_TYPES = frozenset({int, float})
@@ -204,11 +210,22 @@ def records_to_columns(
             raise _record_keys_error(row, record, spec)
     if len(instances) == 1:
         record = instances[0]
+        if not check_finite and _clean_record(record, spec):  # the usual request
+            return {name: [record[name]] for name in spec.names}, 1
         values = {name: [record[name]] for name in spec.names}
     else:
         values = {name: [record[name] for record in instances] for name in spec.names}
     columns = build_columns(spec, values, "instances[{row}].{col}", check_finite=check_finite)
     return columns, len(instances)
+
+
+def _clean_record(record: dict[str, Any], spec: InputSpec) -> bool:
+    """Whether every number of ``record`` is an int or float and every string a str."""
+    get = record.__getitem__
+    return (
+        set(map(type, map(get, spec.numbers))) <= _NUMBER_TYPES
+        and set(map(type, map(get, spec.strings))) <= _STRING_TYPES
+    )
 
 
 def _record_keys_error(row: int, record: dict[str, Any], spec: InputSpec) -> InvalidInputError:
@@ -226,6 +243,64 @@ def _record_keys_error(row: int, record: dict[str, Any], spec: InputSpec) -> Inv
         field=f"instances[{row}].{extra[0]}",
         extra=extra,
     )
+
+
+_PLAIN_TENSOR = frozenset({"name", "datatype", "shape", "data"})
+
+
+def request_columns(
+    request: ParsedInferRequest, spec: InputSpec
+) -> tuple[dict[str, InputColumn], int]:
+    """A V2 request's inputs as columns, and the row count (see :func:`tensors_to_columns`).
+
+    The common request (every input a JSON tensor of shape ``[n]``, a few rows of
+    clean values) is read in one pass; anything else, errors included, goes the
+    general way through :func:`~modelry.protocol.wire.input_tensors`.
+    """
+    if not request.tail and not request.lenient:
+        plain = _plain_columns(request.raw_inputs, spec)
+        if plain is not None:
+            return plain
+    inputs = input_tensors(request)
+    return tensors_to_columns(inputs, spec, check_finite=request.lenient)
+
+
+def _plain_columns(
+    raw_inputs: list[Any], spec: InputSpec
+) -> tuple[dict[str, InputColumn], int] | None:
+    """The columns of a plain request, or None when it is anything else."""
+    if len(raw_inputs) != len(spec.names):
+        return None
+    allowed = spec.datatypes
+    columns: dict[str, list[Any]] = {}
+    n = -1
+    for item in raw_inputs:
+        if type(item) is not dict or item.keys() != _PLAIN_TENSOR:
+            return None
+        name, datatype, shape, data = item["name"], item["datatype"], item["shape"], item["data"]
+        if (
+            type(name) is not str
+            or type(datatype) is not str
+            or type(shape) is not list
+            or type(data) is not list
+            or len(shape) != 1
+            or type(shape[0]) is not int
+            or len(data) != shape[0]
+            or datatype not in allowed.get(name, ())
+        ):
+            return None
+        if shape[0] != n:
+            if n != -1:
+                return None
+            n = shape[0]
+        columns[name] = data
+    if len(columns) != len(raw_inputs) or not 0 < n <= MAX_ROWS:
+        return None
+    numbers = chain.from_iterable(columns[name] for name in spec.numbers)
+    strings = chain.from_iterable(columns[name] for name in spec.strings)
+    if not (set(map(type, numbers)) <= _NUMBER_TYPES and set(map(type, strings)) <= _STRING_TYPES):
+        return None
+    return cast(dict[str, InputColumn], columns), n
 
 
 def tensors_to_columns(

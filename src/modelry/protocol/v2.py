@@ -143,11 +143,12 @@ class OutputTensor:
 
 @dataclass(slots=True)
 class ParsedInferRequest:
-    """An ``InferenceRequest`` checked for shape; tensor contents are checked by the codecs."""
+    """An ``InferenceRequest`` with its envelope checked; its inputs are read by the codecs."""
 
     id: str | None
     parameters: dict[str, Any] | None
-    inputs: list[InputTensor]
+    raw_inputs: list[Any]  # the ``inputs`` list as sent (see wire.input_tensors)
+    tail: bytes  # the binary part after the JSON header (binary tensor extension)
     outputs: list[str] | None  # None: every output
     binary: set[str] | bool  # outputs sent as raw bytes; True: all of them
     lenient: bool = False  # parsed by the fallback: values may be NaN or infinite

@@ -70,7 +70,11 @@ def split_binary(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
 
 
 def parse_infer_request(body: bytes, header_length: str | None = None) -> ParsedInferRequest:
-    """Check the envelope of an ``InferenceRequest`` and cut out binary tensors.
+    """Check the envelope of an ``InferenceRequest``; keep its inputs as sent.
+
+    The inputs are read by the codecs (:func:`~modelry.protocol.codecs.request_columns`),
+    which take the common all-JSON request in one pass and call :func:`input_tensors`
+    for anything else.
 
     Raises:
         RequestError: the body is not JSON, or the binary part does not add up (400).
@@ -86,32 +90,6 @@ def parse_infer_request(body: bytes, header_length: str | None = None) -> Parsed
     params = doc.get("parameters")
     if params is not None:
         _want(params, dict, "parameters", "an object")
-    offset = 0
-    inputs: list[InputTensor] = []
-    for i, item in enumerate(raw_inputs):
-        # The common case, checked without building a single error path string.
-        if type(item) is dict and "parameters" not in item:
-            name, datatype, shape = item.get("name"), item.get("datatype"), item.get("shape")
-            data = item.get("data")
-            if (
-                type(name) is str
-                and type(datatype) is str
-                and type(shape) is list
-                and type(data) is list
-            ):
-                inputs.append(InputTensor(name, datatype, shape, data))
-                continue
-        tensor, size = _parse_input(i, item)
-        if size is not None:
-            if offset + size > len(tail):
-                raise RequestError(
-                    f"inputs[{i}].parameters.binary_data_size {size} exceeds the binary data"
-                )
-            tensor.binary = tail[offset : offset + size]
-            offset += size
-        inputs.append(tensor)
-    if offset != len(tail):
-        raise RequestError(f"{len(tail) - offset} bytes of binary data belong to no input")
     all_binary = bool(params and params.get("binary_data_output"))
     outputs: list[str] | None = None
     binary: set[str] | bool = all_binary
@@ -128,7 +106,32 @@ def parse_infer_request(body: bytes, header_length: str | None = None) -> Parsed
                 wanted = bool(out_params.get("binary_data", all_binary))
             if wanted:
                 binary.add(name)
-    return ParsedInferRequest(request_id, params, inputs, outputs, binary, lenient)
+    return ParsedInferRequest(request_id, params, raw_inputs, tail, outputs, binary, lenient)
+
+
+def input_tensors(request: ParsedInferRequest) -> list[InputTensor]:
+    """The request's inputs, each checked for shape, with its binary data cut out.
+
+    Raises:
+        RequestError: the binary data sizes do not add up to the binary part (400).
+        InvalidInputError: a tensor field is missing or of the wrong type (422).
+    """
+    tail = request.tail
+    offset = 0
+    inputs: list[InputTensor] = []
+    for i, item in enumerate(request.raw_inputs):
+        tensor, size = _parse_input(i, item)
+        if size is not None:
+            if offset + size > len(tail):
+                raise RequestError(
+                    f"inputs[{i}].parameters.binary_data_size {size} exceeds the binary data"
+                )
+            tensor.binary = tail[offset : offset + size]
+            offset += size
+        inputs.append(tensor)
+    if offset != len(tail):
+        raise RequestError(f"{len(tail) - offset} bytes of binary data belong to no input")
+    return inputs
 
 
 def _parse_input(i: int, item: Any) -> tuple[InputTensor, int | None]:
