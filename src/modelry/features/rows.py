@@ -133,12 +133,12 @@ def _numeric(encoder: NumericEncoder, start: int, width: int) -> Step:
             items = to_float(as_array(values), name).tolist()
         base = start
         for row, x in enumerate(items):
-            if x != x:  # NaN: missing
-                x = fill
+            if x - x != 0:  # not finite (x - x is NaN for NaN and ±inf)
+                if x == _INF or x == -_INF:
+                    raise invalid_value(name, row, x, "a finite number")
+                x = fill  # NaN: missing
                 if indicator:
                     cells[base + 1] = 1.0
-            elif x == _INF or x == -_INF:
-                raise invalid_value(name, row, x, "a finite number")
             cells[base] = (x - mean) * inverse if scaled is None else scaled(x)
             if edges:
                 cells[base - start + first_bin + bisect_right(edges, x)] = 1.0

@@ -95,6 +95,8 @@ def concat_columns(parts: list[Mapping[str, InputColumn]]) -> dict[str, InputCol
     lists join as one list. A column that mixes lists and arrays joins as the
     object array of its values; arrays alone join as one array.
     """
+    if set(map(type, chain.from_iterable(p.values() for p in parts))) == _JUST_LISTS:
+        return {name: list(chain.from_iterable(p[name] for p in parts)) for name in parts[0]}
     joined: dict[str, InputColumn] = {}
     for name in parts[0]:
         values = [p[name] for p in parts]
@@ -105,6 +107,9 @@ def concat_columns(parts: list[Mapping[str, InputColumn]]) -> dict[str, InputCol
         else:
             joined[name] = np.concatenate(values)  # type: ignore[arg-type]
     return joined
+
+
+_JUST_LISTS = {list}
 
 
 def _objects(values: InputColumn) -> np.ndarray:
