@@ -3,10 +3,11 @@
 A numpy call costs a microsecond or more whatever its size, and the vectorised
 path makes several per column, so a one-row request spent most of its time in
 fixed costs. A :class:`RowPlan` instead computes each row's non-zero cells in plain
-Python and writes each into a zeroed float32 matrix with one scalar assignment,
-whose float64 → float32 cast is the vectorised path's. (Scalar assignments cost
-less than collecting the cells and assigning them with one fancy index: numpy's
-fancy-index machinery is a long code path for a few dozen cells.)
+Python and writes each into a zeroed C float array (:mod:`array`) with one scalar
+assignment, whose float64 → float32 cast is the vectorised path's; numpy then views
+that memory as the ``[n, width]`` matrix. (Scalar assignments cost less than
+collecting the cells and assigning them with one fancy index, and an ``array``
+assignment is a shorter code path than a numpy one, which counts under load.)
 
 The output is bit for bit the vectorised path's, because every step does the same
 arithmetic on the same values:
@@ -34,8 +35,10 @@ vectorised path.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
+from typing import TypeAlias
 
 import numpy as np
 
@@ -61,9 +64,12 @@ _OBJECT = np.dtype(object)
 _NDARRAY = np.ndarray
 _NO_CODES = np.zeros(0, dtype=np.int64)  # numeric encoders write no codes
 _NUMBERS = frozenset({int, float})
+_ZERO = array("f", [0.0])
 
-Cells = np.ndarray
-"""The dense output, flat: a cell's index is ``row * width + column``."""
+Cells: TypeAlias = "array[float]"
+"""The dense output, flat: a cell's index is ``row * width + column``. A C float array:
+assigning a Python float to a cell is a plain C cast (as numpy's float64 → float32 cast),
+without numpy's per-call machinery; numpy then views the same memory."""
 
 Blocks = list[tuple[int, np.ndarray]]
 """Encoded ``[n, k]`` float32 blocks by first dense column, from vectorised encoders."""
@@ -93,12 +99,12 @@ class RowPlan:
         self, columns: Mapping[str, InputColumn], n: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(dense, codes)`` of ``n`` rows; the caller checked names and row counts."""
-        out = np.zeros((n, self.width), dtype=np.float32)
-        cells: Cells = out.reshape(-1)  # a view; float64 values cast as np.multiply(out=) does
+        cells: Cells = _ZERO * (n * self.width)  # float64 values cast as np.multiply(out=) does
         codes = [0] * (n * self.n_codes)
         blocks: Blocks = []
         for name, step in self._steps:
             step(columns[name], cells, codes, blocks, n)
+        out = np.frombuffer(cells, dtype=np.float32).reshape(n, self.width)
         for start, block in blocks:
             out[:, start : start + block.shape[1]] = block
         if self.n_codes:

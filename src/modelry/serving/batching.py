@@ -26,7 +26,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -96,7 +96,8 @@ def concat_columns(parts: list[Mapping[str, InputColumn]]) -> dict[str, InputCol
     object array of its values; arrays alone join as one array.
     """
     if set(map(type, chain.from_iterable(p.values() for p in parts))) == _JUST_LISTS:
-        return {name: list(chain.from_iterable(p[name] for p in parts)) for name in parts[0]}
+        lists = cast(list[Mapping[str, list[Any]]], parts)  # as just checked
+        return {name: list(chain.from_iterable(p[name] for p in lists)) for name in parts[0]}
     joined: dict[str, InputColumn] = {}
     for name in parts[0]:
         values = [p[name] for p in parts]
