@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelry.api.explaining import explain_rows
-from modelry.api.wire import header, json_response, read_body, served_for
+from modelry.api.wire import JSONBody, header, json_response, read_body, served_for
 from modelry.errors import InvalidInputError
 from modelry.protocol import v2, wire
 from modelry.protocol.codecs import request_columns
@@ -83,7 +83,7 @@ class V2API:
             name, version, outputs, request_id=parsed.id, binary=parsed.binary
         )
         if header_length is None:
-            return Response(content, media_type="application/json")
+            return JSONBody(content)
         return Response(
             content,
             media_type=_BINARY,

@@ -32,7 +32,10 @@ async def served_for(plane: DataPlane, request: Request, labels: list[str]) -> S
     """The model ``{name}[/versions/{version}]`` in the path names; fills the metrics labels."""
     params = request.path_params
     name: str = params["name"]
-    served = await plane.model(name, params.get("version"))
+    ref = params.get("version")
+    served = plane.pool.routes.get((name, ref))  # served and loaded: no await
+    if served is None:
+        served = await plane.model(name, ref)
     labels[0] = name
     labels[1] = str(served.version)
     return served
@@ -77,6 +80,28 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class JSONBody(Response):
+    """An already encoded JSON body: Starlette's Response, its two headers made directly.
+
+    (``Response.__init__`` renders the content and assembles headers generically; on
+    a one-row prediction that was a tenth of the service's own time.)
+    """
+
+    media_type = JSON
+
+    def __init__(self, body: bytes, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", _JSON_HEADER),
+        ]
+
+
+_JSON_HEADER = JSON.encode()
+
+
 def json_response(content: Any, status_code: int = 200) -> Response:
     """orjson-encoded JSON (numpy arrays and scalars included)."""
-    return Response(orjson.dumps(content, option=_DUMP_OPTIONS), status_code, media_type=JSON)
+    return JSONBody(orjson.dumps(content, option=_DUMP_OPTIONS), status_code)

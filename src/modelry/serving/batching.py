@@ -97,16 +97,20 @@ def concat_columns(parts: list[Mapping[str, InputColumn]]) -> dict[str, InputCol
     """
     if set(map(type, chain.from_iterable(p.values() for p in parts))) == _JUST_LISTS:
         lists = cast(list[Mapping[str, list[Any]]], parts)  # as just checked
-        return {name: list(chain.from_iterable(p[name] for p in lists)) for name in parts[0]}
+        joined_lists = {name: list(values) for name, values in lists[0].items()}
+        for part in lists[1:]:
+            for name, values in joined_lists.items():
+                values += part[name]
+        return cast(dict[str, InputColumn], joined_lists)
     joined: dict[str, InputColumn] = {}
     for name in parts[0]:
         values = [p[name] for p in parts]
         if all(isinstance(v, list) for v in values):
-            joined[name] = list(chain.from_iterable(values))  # type: ignore[arg-type]
+            joined[name] = list(chain.from_iterable(values))
         elif any(isinstance(v, list) for v in values):
             joined[name] = np.concatenate([_objects(v) for v in values])
         else:
-            joined[name] = np.concatenate(values)  # type: ignore[arg-type]
+            joined[name] = np.concatenate(values)
     return joined
 
 
