@@ -119,8 +119,8 @@ def prediction_to_records(prediction: Prediction) -> list[RecordPrediction]:
     if prediction.task is Task.BINARY:
         negative, positive = classes[0], classes[-1]
         return [
-            RecordPrediction(label=label, score=p, probabilities={negative: q, positive: p})
-            for label, p, q in zip(labels.tolist(), scores, 1 - scores, strict=True)
+            RecordPrediction(label=label, score=p, probabilities={negative: 1 - p, positive: p})
+            for label, p in zip(labels.tolist(), scores, strict=True)
         ]
     top = scores.max(axis=1)
     return [
