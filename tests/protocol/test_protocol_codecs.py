@@ -226,6 +226,9 @@ def test_a_plain_v2_request_reads_in_one_pass_as_the_general_path_does(
         ({"data": ["x", "y"]}, "age[0]: expected a number, got 'x'"),
         ({"name": "agе"}, "inputs[0].name: unknown input"),
         ({"name": ["age"]}, "inputs[0].name: expected a string"),
+        ({"datatype": ["INT64"]}, "inputs[0].datatype: expected a datatype string"),
+        ({"data": None}, "inputs[0].data: expected a list"),
+        ({"shape": [2], "data": [41]}, "age: shape [2] needs 2 values"),
         ({"parameters": {"x": 1}}, None),  # not plain, but valid: the general path reads it
         ({"data": [[41], [30]], "shape": [2, 1]}, None),
     ],
@@ -234,6 +237,8 @@ def test_anything_but_a_plain_v2_request_takes_the_general_path(
     change: dict[str, Any], message: str | None
 ) -> None:
     inputs = [{**PLAIN[0], **change}, *PLAIN[1:]]
+    if "data" in change and change["data"] is None:  # four keys, one of them not "data"
+        inputs[0] = {k: v for k, v in inputs[0].items() if k != "data"} | {"parameters": {}}
     if message is None:
         columns, n = request_columns(v2_request(inputs), SPEC)
         assert n == 2 and columns["age"] == [41, 30]

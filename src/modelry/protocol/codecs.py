@@ -245,9 +245,6 @@ def _record_keys_error(row: int, record: dict[str, Any], spec: InputSpec) -> Inv
     )
 
 
-_PLAIN_TENSOR = frozenset({"name", "datatype", "shape", "data"})
-
-
 def request_columns(
     request: ParsedInferRequest, spec: InputSpec
 ) -> tuple[dict[str, InputColumn], int]:
@@ -268,32 +265,40 @@ def request_columns(
 def _plain_columns(
     raw_inputs: list[Any], spec: InputSpec
 ) -> tuple[dict[str, InputColumn], int] | None:
-    """The columns of a plain request, or None when it is anything else."""
+    """The columns of a plain request, or None when it is anything else.
+
+    A plain input has exactly ``name``, ``datatype``, ``shape`` (``[n]``, n an int)
+    and ``data`` (a flat list of n values), its name is a model input taking that
+    datatype, and every input has the same n. Whatever does not fit (a missing key,
+    an unhashable name) raises inside and means "not plain": the general path then
+    names the mistake.
+    """
     if len(raw_inputs) != len(spec.names):
         return None
     allowed = spec.datatypes
     columns: dict[str, list[Any]] = {}
     n = -1
-    for item in raw_inputs:
-        if type(item) is not dict or item.keys() != _PLAIN_TENSOR:
-            return None
-        name, datatype, shape, data = item["name"], item["datatype"], item["shape"], item["data"]
-        if (
-            type(name) is not str
-            or type(datatype) is not str
-            or type(shape) is not list
-            or type(data) is not list
-            or len(shape) != 1
-            or type(shape[0]) is not int
-            or len(data) != shape[0]
-            or datatype not in allowed.get(name, ())
-        ):
-            return None
-        if shape[0] != n:
-            if n != -1:
+    try:
+        for item in raw_inputs:
+            if len(item) != 4:
                 return None
-            n = shape[0]
-        columns[name] = data
+            name, shape, data = item["name"], item["shape"], item["data"]
+            if (
+                item["datatype"] not in allowed[name]
+                or type(data) is not list
+                or type(shape) is not list
+                or len(shape) != 1
+                or type(shape[0]) is not int
+                or shape[0] != len(data)
+            ):
+                return None
+            if n != len(data):
+                if n != -1:
+                    return None
+                n = len(data)
+            columns[name] = data
+    except (KeyError, TypeError, IndexError):
+        return None
     if len(columns) != len(raw_inputs) or not 0 < n <= MAX_ROWS:
         return None
     numbers = chain.from_iterable(columns[name] for name in spec.numbers)
