@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_right
+from itertools import repeat
 from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
@@ -178,14 +179,17 @@ def _categorical(
 
     def step(values: InputColumn, cells: Cells, codes: list[int], blocks: Blocks, n: int) -> None:
         if isinstance(values, list) or (type(values) is _NDARRAY and values.dtype is _OBJECT):
-            # values.lookup, row by row: the verbatim key in C, anything else via _slot.
-            slots = []
-            for item in values if isinstance(values, list) else values.tolist():
-                try:
-                    slot = index.get(item, _UNSEEN)
-                except TypeError:  # unhashable
-                    slot = _UNSEEN
-                slots.append(slot_of(item) if slot == _UNSEEN else slot)
+            # values.lookup: the verbatim keys in C, anything else via _slot.
+            items = values if isinstance(values, list) else values.tolist()
+            try:
+                slots = list(map(index.get, items, repeat(_UNSEEN, len(items))))
+            except TypeError:  # an unhashable value
+                slots = [_UNSEEN] * len(items)
+            if _UNSEEN in slots:
+                slots = [
+                    slot_of(item) if slot == _UNSEEN else slot
+                    for item, slot in zip(items, slots, strict=True)
+                ]
         else:
             slots = encoder.prepare(values).tolist()
         if onehot:  # a row's hot cell: start + slot
