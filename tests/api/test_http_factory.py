@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 
-from modelry.api.app import app_from_env, settings_from_json, settings_to_json
+from modelry.api.app import GC_THRESHOLDS, app_from_env, settings_from_json, settings_to_json
 from modelry.settings import Settings
 
 
@@ -30,7 +31,12 @@ def test_app_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELRY_SERVE_SETTINGS", settings_to_json(settings))
     monkeypatch.setenv("MODELRY_SERVE_MODELS", "a, b")
     monkeypatch.setenv("MODELRY_SERVE_WATCH_INTERVAL", "0.5")
-    app = app_from_env()
+    thresholds = gc.get_threshold()
+    try:
+        app = app_from_env()
+        assert gc.get_threshold() == GC_THRESHOLDS  # a serving process collects less often
+    finally:
+        gc.set_threshold(*thresholds)
     plane = app.state.plane
     assert plane.pool.names == ["a", "b"] and plane.watch_interval == 0.5
     assert plane.pool.policy.enabled

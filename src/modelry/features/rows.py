@@ -37,8 +37,8 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_right
-from itertools import repeat
 from collections.abc import Callable, Mapping
+from itertools import repeat
 from typing import TypeAlias
 
 import numpy as np
