@@ -155,6 +155,11 @@ for sys in floor v1 v2 "${RUN_PEERS[@]}"; do
   echo "== $sys ready: $(head -c 160 "$OUT/logs/$sys.response.json")"
 done
 
+# CPU time the hypervisor gave elsewhere during the measurements (/proc/stat "steal"), as a share
+# of all CPU time: the noise this VM adds to every figure.
+cpu_ticks() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $9}' /proc/stat; }
+read -r TOTAL_BEFORE STEAL_BEFORE < <(cpu_ticks)
+
 # wrk stops at -d; `timeout` only guards against a wrk that hangs (a stuck server must not stall
 # the run); a failed measurement is recorded as null and the run goes on.
 for round in $(seq 1 "$ROUNDS"); do
@@ -170,17 +175,23 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
+read -r TOTAL_AFTER STEAL_AFTER < <(cpu_ticks)
+STEAL_PCT=$(awk -v s=$((STEAL_AFTER - STEAL_BEFORE)) -v t=$((TOTAL_AFTER - TOTAL_BEFORE)) \
+  'BEGIN{printf "%.1f", t ? 100 * s / t : 0}')
 stop_all
 trap - EXIT
 "$PY" "$HERE/summarize.py" "$OUT/results.jsonl" --command "$COMMAND" >"$OUT/table.md"
 {
   echo
-  echo "In process, no sockets (\`bench/serve/inproc.py\`, core $SERVER_CPU): µs per request through"
-  echo "the ASGI app, with the real model and with its predict replaced by a constant:"
+  echo "Hypervisor steal during the measurements: $STEAL_PCT % of the machine's CPU time."
+  echo
+  echo "In process, no sockets (\`bench/serve/inproc.py --concurrency 4\`, core $SERVER_CPU): µs per request"
+  echo "through the ASGI app, four requests at a time (so that batching joins them, as under wrk), with"
+  echo "the real model and with its predict replaced by a constant:"
   echo
   echo '```'
-  taskset -c "$SERVER_CPU" "$PY" "$HERE/inproc.py" "$MODELRY_HOME" "$OUT/payloads" --model "$MODEL" | sed 's/^/model    /'
-  taskset -c "$SERVER_CPU" "$PY" "$HERE/inproc.py" "$MODELRY_HOME" "$OUT/payloads" --model "$MODEL" --stub-model | sed 's/^/stubbed  /'
+  taskset -c "$SERVER_CPU" "$PY" "$HERE/inproc.py" "$MODELRY_HOME" "$OUT/payloads" --model "$MODEL" --concurrency 4 | sed 's/^/model    /'
+  taskset -c "$SERVER_CPU" "$PY" "$HERE/inproc.py" "$MODELRY_HOME" "$OUT/payloads" --model "$MODEL" --stub-model --concurrency 4 | sed 's/^/stubbed  /'
   echo '```'
 } >>"$OUT/table.md"
 cat "$OUT/table.md"
