@@ -207,6 +207,7 @@ def test_a_plain_v2_request_reads_in_one_pass_as_the_general_path_does(
 ) -> None:
     from modelry.protocol import codecs
 
+    assert codecs._plain_columns(v2_request(PLAIN).raw_inputs, SPEC) is not None  # taken
     fast, n = request_columns(v2_request(PLAIN), SPEC)
     monkeypatch.setattr(codecs, "_plain_columns", lambda raw, spec: None)
     general, m = request_columns(v2_request(PLAIN), SPEC)

@@ -117,10 +117,10 @@ async def test_a_full_batch_goes_at_once_without_waiting_for_max_wait() -> None:
 
 async def test_max_wait_lets_later_requests_join() -> None:
     model = Model()
-    batcher = Batcher(model.predict, BatchPolicy(True, 64, 50.0), lambda r, q: None)
+    batcher = Batcher(model.predict, BatchPolicy(True, 64, 500.0), lambda r, q: None)
 
     async def late(i: int) -> Prediction:
-        await asyncio.sleep(0.005 * i)  # arrive over 15 ms, inside the 50 ms wait
+        await asyncio.sleep(0.005 * i)  # arrive over 15 ms, well inside the 500 ms wait
         return await batcher.submit({"x": np.array([float(i)])}, 1)
 
     answers = await asyncio.gather(*(late(i) for i in range(4)))
@@ -164,8 +164,10 @@ async def test_a_batch_of_offload_size_runs_in_a_thread_and_answers_everyone() -
 def test_list_columns_join_as_lists_and_mixed_ones_as_object_arrays() -> None:
     joined = concat_columns([{"x": [1.0, 2], "s": ["a"]}, {"x": [3.5], "s": ["b", None]}])
     assert joined == {"x": [1.0, 2, 3.5], "s": ["a", "b", None]}
-    mixed = concat_columns([{"s": ["a"]}, {"s": np.array(["b"], dtype=object)}])
+    mixed = concat_columns(
+        [{"s": ["a"], "x": [1.0]}, {"s": np.array(["b"], dtype=object), "x": [2.5]}]
+    )
     assert isinstance(mixed["s"], np.ndarray) and mixed["s"].dtype == object
-    assert mixed["s"].tolist() == ["a", "b"]
+    assert mixed["s"].tolist() == ["a", "b"] and mixed["x"].tolist() == [1.0, 2.5]
     arrays = concat_columns([{"x": np.array([1.0])}, {"x": np.array([2.0])}])
     assert isinstance(arrays["x"], np.ndarray) and arrays["x"].dtype == np.float64

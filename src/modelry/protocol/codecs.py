@@ -144,7 +144,7 @@ def string_column(values: list[Any], where: str) -> np.ndarray:
 
 
 def build_columns(
-    spec: InputSpec, values: Mapping[str, list[Any]], where: str, *, check_finite: bool
+    spec: InputSpec, values: dict[str, list[Any]], where: str, *, check_finite: bool
 ) -> dict[str, InputColumn]:
     """Columns from per-column value lists of equal length, every value checked.
 
@@ -157,9 +157,11 @@ def build_columns(
     built from one flat list. Anything else goes column by column, which finds the
     offending value. ``where`` is a path with ``{row}`` and ``{col}``.
     """
-    columns: dict[str, InputColumn] = {}
     rows = len(next(iter(values.values()))) if values else 0
     small = rows <= MAX_ROWS
+    if small and not check_finite and _clean(spec, values):  # the usual request
+        return cast(dict[str, InputColumn], values)  # the checked lists themselves
+    columns: dict[str, InputColumn] = {}
     if spec.numbers:
         flat = list(chain.from_iterable(values[name] for name in spec.numbers))
         if not check_finite and set(map(type, flat)) <= _NUMBER_TYPES:
@@ -189,6 +191,13 @@ def build_columns(
     return columns
 
 
+def _clean(spec: InputSpec, values: Mapping[str, list[Any]]) -> bool:
+    """Whether every number is an int or float and every string a str (one pass per kind)."""
+    numbers = chain.from_iterable(map(values.__getitem__, spec.numbers))
+    strings = chain.from_iterable(map(values.__getitem__, spec.strings))
+    return set(map(type, numbers)) <= _NUMBER_TYPES and set(map(type, strings)) <= _STRING_TYPES
+
+
 def records_to_columns(
     instances: Any, spec: InputSpec, *, check_finite: bool = False
 ) -> tuple[dict[str, InputColumn], int]:
@@ -210,22 +219,11 @@ def records_to_columns(
             raise _record_keys_error(row, record, spec)
     if len(instances) == 1:
         record = instances[0]
-        if not check_finite and _clean_record(record, spec):  # the usual request
-            return {name: [record[name]] for name in spec.names}, 1
         values = {name: [record[name]] for name in spec.names}
     else:
         values = {name: [record[name] for record in instances] for name in spec.names}
     columns = build_columns(spec, values, "instances[{row}].{col}", check_finite=check_finite)
     return columns, len(instances)
-
-
-def _clean_record(record: dict[str, Any], spec: InputSpec) -> bool:
-    """Whether every number of ``record`` is an int or float and every string a str."""
-    get = record.__getitem__
-    return (
-        set(map(type, map(get, spec.numbers))) <= _NUMBER_TYPES
-        and set(map(type, map(get, spec.strings))) <= _STRING_TYPES
-    )
 
 
 def _record_keys_error(row: int, record: dict[str, Any], spec: InputSpec) -> InvalidInputError:

@@ -92,8 +92,9 @@ def concat_columns(parts: list[Mapping[str, InputColumn]]) -> dict[str, InputCol
     """Column-wise concatenation of several requests' columns (same names).
 
     Requests of a few rows carry plain lists (see :mod:`modelry.protocol.codecs`):
-    lists join as one list. A column that mixes lists and arrays joins as the
-    object array of its values; arrays alone join as one array.
+    when every column of every part is one, they join as lists. Otherwise (a V2
+    request with binary tensors beside JSON ones) a column with any list joins as the
+    object array of its values, and arrays alone join as one array.
     """
     if set(map(type, chain.from_iterable(p.values() for p in parts))) == _JUST_LISTS:
         lists = cast(list[Mapping[str, list[Any]]], parts)  # as just checked
@@ -105,9 +106,7 @@ def concat_columns(parts: list[Mapping[str, InputColumn]]) -> dict[str, InputCol
     joined: dict[str, InputColumn] = {}
     for name in parts[0]:
         values = [p[name] for p in parts]
-        if all(isinstance(v, list) for v in values):
-            joined[name] = list(chain.from_iterable(values))
-        elif any(isinstance(v, list) for v in values):
+        if any(isinstance(v, list) for v in values):
             joined[name] = np.concatenate([_objects(v) for v in values])
         else:
             joined[name] = np.concatenate(values)
@@ -155,7 +154,7 @@ class Batcher:
         self._queue: list[_Request] = []
         self._rows = 0
         self._flush_at: asyncio.Handle | None = None
-        self._offloaded: set[asyncio.Task[None]] = set()
+        self._offloaded: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
         self._closed = False
 
     async def submit(self, columns: Mapping[str, Any], rows: int) -> Prediction:
@@ -183,8 +182,8 @@ class Batcher:
         if self._flush_at is not None:
             self._flush_at.cancel()
             self._flush_at = None
-        for task in self._offloaded:
-            task.cancel()
+        # A batch already in a thread finishes and answers its requests (or fails them,
+        # the runtime being unloaded): cancelling its task would leave them unanswered.
         for request in self._queue:
             _fail(request, RuntimeError("batcher closed"))
         self._queue.clear()
