@@ -349,3 +349,55 @@ def test_tokens_blank_values_in_list_columns() -> None:
     got = pre.transform({"c": ["unknown", "a"], "x": ["unknown", 2]})
     want = pre.transform({"c": objects([None, "a"]), "x": np.array([np.nan, 2.0])})
     assert_identical(got, want)
+
+
+def plain_table(n: int, seed: int) -> Columns:
+    """Rows as a JSON request sends them, every value one the compiled row path takes."""
+    rng = np.random.default_rng(seed)
+
+    def draw(options: list[Any]) -> list[Any]:
+        return [pick(rng, options) for _ in range(n)]
+
+    return {
+        "age": rng.normal(40, 12, n).tolist(),
+        "balance": [int(x) for x in rng.integers(0, 50_000, n)],  # ints
+        "calls": draw([0, 1, 2, 3.0, 14]),
+        "rate": rng.uniform(-3, 3, n).round(2).tolist(),
+        "parsed": rng.normal(size=n).tolist(),
+        "job": draw(["admin.", "technician", "services", "unknown", "unseen", None, "", 1.0]),
+        "city": draw(["city1", "city7", "elsewhere", None]),
+        "level": draw(["low", "mid", "high", "unknown", None, "N/A"]),
+        "coded": draw(["a", "b", "unknown", "c", None]),
+        "flag_cat": draw([1, 1.0, 2.5, True, False, "1", "x", None]),
+        "default": draw(["yes", "no", "YES", " No ", True, False, 1, 0.0, None, ""]),
+        "numeric_bool": draw([0.0, 1.0, None]),
+        "note": draw(["call me back", "NOT interested!", "", None]),
+        "signed": draw(["2024-01-05", "2023-06-30T10:00", None]),
+    }
+
+
+def test_plain_rows_take_the_compiled_path_and_equal_the_vectorised_rows(
+    fitted: Preprocessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = fitted._rows
+    taken: list[bool] = []
+    compiled = plan._plain
+
+    def spy(*args: Any) -> bool:
+        taken.append(compiled(*args))
+        return taken[-1]
+
+    monkeypatch.setattr(plan, "_plain", spy)
+    for seed, n in enumerate((1, 3, MAX_ROWS)):
+        lists = plain_table(n, 20 + seed)
+        want = vectorised(fitted, {k: as_array(v) for k, v in lists.items()}, monkeypatch)
+        assert_identical(fitted.transform(lists), want)
+    assert taken == [True, True, True]
+    lists = plain_table(4, 30)
+    lists["age"][3] = float("nan")  # a missing number: the steps encode the rows
+    want = vectorised(fitted, {k: as_array(v) for k, v in lists.items()}, monkeypatch)
+    assert_identical(fitted.transform(lists), want)
+    lists["calls"][0] = "many"  # a bad value: the steps raise their error
+    with pytest.raises(InvalidInputError, match="calls"):
+        fitted.transform(lists)
+    assert taken == [True, True, True, False, False]
