@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from modelry.data.schema import Task
 from modelry.errors import ArtifactError
 from modelry.nn.modules import TabularNet
 from modelry.pipeline import TrainOutcome, train_model
-from modelry.serving.runtime import TabularRuntime
+from modelry.serving.runtime import TabularRuntime, session_runner
 from modelry.settings import Settings
 from modelry.training.config import ModelConfig, TrainConfig
 
@@ -104,6 +105,14 @@ def test_each_task_trains_beats_chance_and_serves_what_torch_computes(
         Task.REGRESSION: lambda r: r[:, 0],
     }[task](raw).numpy()
     np.testing.assert_allclose(runtime.predict(columns).scores, expected, atol=1e-5, rtol=0)
+    # The compiled session's run, called directly, answers exactly as the wrapper does.
+    session = runtime._session
+    assert session_runner(session) == session._sess.run
+    arrays = {"dense": encoded.dense, "codes": encoded.codes}
+    feeds = {i.name: arrays[i.name] for i in session.get_inputs()}
+    outputs = [o.name for o in session.get_outputs()]
+    direct, wrapped = session_runner(session)(outputs, feeds, None), session.run(outputs, feeds)
+    np.testing.assert_array_equal(direct[0], wrapped[0])
 
 
 def test_the_artifact_holds_no_pickle_and_every_promised_file(
@@ -180,3 +189,12 @@ def test_same_seed_same_model(tmp_path: Path) -> None:
     assert (first.artifact / "weights.safetensors").read_bytes() == (
         second.artifact / "weights.safetensors"
     ).read_bytes()
+
+
+def test_a_session_without_a_compiled_core_is_run_through_its_own_run() -> None:
+    class Plain:
+        def run(self, outputs: Any, feeds: Any, options: Any = None) -> list[int]:
+            return [1]
+
+    plain = Plain()
+    assert session_runner(plain) == plain.run
