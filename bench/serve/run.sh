@@ -160,6 +160,15 @@ done
 cpu_ticks() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $9}' /proc/stat; }
 read -r TOTAL_BEFORE STEAL_BEFORE < <(cpu_ticks)
 
+# CPU seconds (user + system) that a server's processes (its session: `start` runs each in its own)
+# used so far. Per request, this is the cost the hypervisor's steal leaves out: the throughput
+# ratio swings with the machine, this one much less (see summarize.py).
+HZ=$(getconf CLK_TCK)
+session_cpu() {
+  awk -v sid="$1" -v hz="$HZ" '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " ");
+    if (f[4] == sid) t += f[12] + f[13] } END { printf "%.2f", t / hz }' /proc/[0-9]*/stat 2>/dev/null
+}
+
 # wrk stops at -d; `timeout` only guards against a wrk that hangs (a stuck server must not stall
 # the run); a failed measurement is recorded as null and the run goes on.
 for round in $(seq 1 "$ROUNDS"); do
@@ -167,11 +176,15 @@ for round in $(seq 1 "$ROUNDS"); do
     url=$(url_of $sys) body=$(body_of $sys)
     BODY_FILE=$body timeout $((WARM + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WARM}s" \
       --timeout 10s -s "$HERE/post.lua" "$url" >"$OUT/logs/r$round-$sys.warmup.txt" 2>&1 || true
+    sid=${PID_OF[$(proc_of $sys)]}
+    cpu_before=$(session_cpu "$sid")
     BODY_FILE=$body timeout $((DUR + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" \
       --timeout 10s --latency -s "$HERE/post.lua" "$url" >"$OUT/logs/r$round-$sys.wrk.txt" 2>&1 || true
+    cpu=$(awk -v a="$cpu_before" -v b="$(session_cpu "$sid")" 'BEGIN{printf "%.2f", b - a}')
     line=$(grep '^RESULT ' "$OUT/logs/r$round-$sys.wrk.txt" | sed 's/^RESULT //' || true)
-    echo "{\"round\": $round, \"system\": \"$sys\", \"wrk\": ${line:-null}}" >>"$OUT/results.jsonl"
-    echo "   round $round $sys: ${line:-wrk failed}"
+    echo "{\"round\": $round, \"system\": \"$sys\", \"wrk\": ${line:-null}, \"server_cpu_s\": $cpu}" \
+      >>"$OUT/results.jsonl"
+    echo "   round $round $sys: ${line:-wrk failed} server CPU ${cpu} s"
   done
 done
 

@@ -2,9 +2,16 @@
 
     python summarize.py RESULTS.jsonl --command "bench/serve/run.sh ..."
 
-One row per system and round (req/s, p50, p99, errors, ratio to the floor of the same round),
-then the median over rounds of each system's ratio to the floor, and, when the peers were measured,
-modelry V1 req/s divided by each peer's req/s of the same round (median over rounds).
+One row per system and round (req/s, p50, p99, errors, ratio to the floor of the same round, and
+the server's CPU time per request with the same ratio taken by CPU time), then the median over
+rounds of each system's ratios to the floor, and, when the peers were measured, modelry V1 req/s
+divided by each peer's req/s of the same round (median over rounds).
+
+The two ratios estimate the same thing. A server saturating its core answers 1 / (CPU time per
+request) requests per second, so floor CPU µs ÷ system CPU µs is the throughput ratio with the
+time the hypervisor took away (steal, which the kernel does not charge to the process) left out:
+on this shared VM the floor's own req/s swings by a third between rounds, its CPU time per request
+far less.
 """
 
 from __future__ import annotations
@@ -46,6 +53,14 @@ def _num(x: float) -> str:
     return f"{x:.2f}" if x >= 0.1 or x == 0 else f"{x:.2g}"
 
 
+def _cpu_us(r: dict) -> float | None:
+    """The server's CPU µs per answered request in this measurement (None: not recorded)."""
+    w, cpu = r["wrk"], r.get("server_cpu_s")
+    if not w or cpu is None or not w.get("requests"):
+        return None
+    return float(cpu) / w["requests"] * 1e6
+
+
 def _rps_by_round(rows: list[dict], system: str) -> dict[int, float]:
     return {r["round"]: r["wrk"]["rps"] for r in rows if r["system"] == system and r["wrk"]}
 
@@ -65,26 +80,40 @@ def main() -> None:
         f"Python {platform.python_version()}). Server on one core, wrk on another, "
         "1 thread, 8 connections unless the command says otherwise.",
         "",
-        "| system | round | req/s | p50 ms | p99 ms | errors | ratio to floor |",
-        "|---|---|---|---|---|---|---|",
+        "| system | round | req/s | p50 ms | p99 ms | errors | ratio to floor "
+        "| server CPU µs/request | ratio to floor by CPU |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    cpu_floors = {r["round"]: _cpu_us(r) for r in rows if r["system"] == "floor"}
     ratios: dict[str, list[float]] = {}
+    cpu_ratios: dict[str, list[float]] = {}
     for r in rows:
         w, label = r["wrk"], LABELS.get(r["system"], r["system"])
         if not w:
-            out.append(f"| {label} | {r['round']} | wrk failed | | | | |")
+            out.append(f"| {label} | {r['round']} | wrk failed | | | | | | |")
             continue
         ratio = w["rps"] / floors[r["round"]] if r["round"] in floors else float("nan")
         ratios.setdefault(r["system"], []).append(ratio)
+        cpu, cpu_floor = _cpu_us(r), cpu_floors.get(r["round"])
+        cpu_cells = "| |"
+        if cpu is not None:
+            cpu_cells = f"| {cpu:.0f} | |"
+            if cpu_floor is not None:
+                cpu_ratios.setdefault(r["system"], []).append(cpu_floor / cpu)
+                cpu_cells = f"| {cpu:.0f} | {_num(cpu_floor / cpu)} |"
         out.append(
             f"| {label} | {r['round']} | {_num(w['rps'])} | {w['lat_p50_ms']:.2f} "
-            f"| {w['lat_p99_ms']:.2f} | {_errors(w)} | {_num(ratio)} |"
+            f"| {w['lat_p99_ms']:.2f} | {_errors(w)} | {_num(ratio)} {cpu_cells}"
         )
     out += [
         "",
         "Median ratio to the floor: "
         + ", ".join(f"{s} {_num(statistics.median(v))}" for s, v in ratios.items()),
     ]
+    if cpu_ratios:
+        out[-1] += "; by CPU time per request: " + ", ".join(
+            f"{s} {_num(statistics.median(v))}" for s, v in cpu_ratios.items()
+        )
     v1 = [r["wrk"]["rps"] for r in rows if r["system"] == "v1" and r["wrk"]]
     v2 = [r["wrk"]["rps"] for r in rows if r["system"] == "v2" and r["wrk"]]
     if v1 and v2:
