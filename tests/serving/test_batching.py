@@ -11,7 +11,13 @@ import pytest
 
 from modelry.data.schema import Task
 from modelry.errors import InvalidInputError
-from modelry.serving.batching import Batcher, BatchPolicy, concat_columns, predict_alone
+from modelry.serving.batching import (
+    STILL_TURNS,
+    Batcher,
+    BatchPolicy,
+    concat_columns,
+    predict_alone,
+)
 from modelry.serving.runtime import Prediction
 
 pytestmark = pytest.mark.anyio
@@ -93,6 +99,45 @@ async def test_zero_wait_still_batches_what_queued_together() -> None:
     batcher = Batcher(model.predict, BatchPolicy(True, 64, 0.0), lambda r, q: None)
     await asyncio.gather(*(batcher.submit({"x": np.array([float(i)])}, 1) for i in range(10)))
     assert model.calls == [10]
+    batcher.close()
+
+
+async def after_turns(turns: int, batcher: Batcher, x: float) -> Prediction:
+    """Submit ``x`` once the event loop has turned ``turns`` times."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    return await batcher.submit({"x": np.array([x])}, 1)
+
+
+async def test_zero_wait_waits_while_the_queue_still_grows() -> None:
+    model = Model()
+    batcher = Batcher(model.predict, BatchPolicy(True, 64, 0.0), lambda r, q: None)
+    # Two requests in one turn, then one more on each of the next three turns: one batch.
+    turns = [0, 0, 1, 2, 3]
+    answers = await asyncio.gather(*(after_turns(t, batcher, i) for i, t in enumerate(turns)))
+    assert model.calls == [5]
+    assert [a.scores.tolist() for a in answers] == [[0.0], [2.0], [4.0], [6.0], [8.0]]
+    # A lone request is answered after one turn: nothing grew.
+    await batcher.submit({"x": np.array([1.0])}, 1)
+    assert model.calls == [5, 1]
+    batcher.close()
+
+
+async def test_a_steady_trickle_waits_at_most_still_turns() -> None:
+    model = Model()
+    batcher = Batcher(model.predict, BatchPolicy(True, 64, 0.0), lambda r, q: None)
+    turns = [0, 0, *range(1, 3 * STILL_TURNS)]  # a new request on every turn
+    await asyncio.gather(*(after_turns(t, batcher, 1.0) for t in turns))
+    assert sum(model.calls) == len(turns) and len(model.calls) > 1
+    assert model.calls[0] <= STILL_TURNS + 1
+
+
+async def test_zero_wait_does_not_wait_past_a_full_batch() -> None:
+    model = Model()
+    batcher = Batcher(model.predict, BatchPolicy(True, 3, 0.0), lambda r, q: None)
+    turns = [0, 0, 0, 1, 2]  # full after the first turn: those three go at once
+    await asyncio.gather(*(after_turns(t, batcher, 1.0) for t in turns))
+    assert model.calls[0] == 3 and sum(model.calls) == 5
     batcher.close()
 
 

@@ -1,13 +1,18 @@
 """Adaptive batching: concurrent requests to one model share one predict call.
 
-A :class:`Batcher` queues requests and flushes the queue on the event loop's next
-turn (``max_wait_ms`` = 0, the default: whatever arrived together is predicted
-together, and nobody waits) or ``max_wait_ms`` after the first request (sooner
-once ``max_batch_size`` rows are queued): it concatenates the columns, predicts
-once and hands each request its own slice. Under light load a batch is one
-request; under load batches grow by themselves, because requests that arrive
-while a predict runs are read together and queue together. This is Triton's
-dynamic batcher with its default queue delay of 0.
+A :class:`Batcher` queues requests and flushes the queue once it stops growing
+(``max_wait_ms`` = 0, the default: the flush looks at the queue on the event loop's
+next turn, and waits one more turn only while the last turn added requests, at most
+:data:`STILL_TURNS` turns) or ``max_wait_ms`` after the first request; a queue of
+``max_batch_size`` rows goes at once. The flush concatenates the columns, predicts
+once and hands each request its own slice. A lone request waits one loop turn;
+under load, requests whose bytes arrive a few turns apart (the responses of the
+last batch reach their clients one by one, and so do their next requests) join
+one batch instead of forming several small ones. With 8 connections that doubled
+the requests per predict call (3.7 → 7.9) against flushing on the next turn, and
+cut the server's CPU time per request by a tenth (bench/RESULTS.md). This is
+Triton's dynamic batcher with its default queue delay of 0, made to wait for
+requests that are visibly on their way.
 
 Isolation: a request only ever receives rows ``[start, start + n)`` of the batch
 it joined. When a batch fails on a client mistake (a value an encoder refuses),
@@ -35,6 +40,10 @@ from modelry.errors import InvalidInputError
 from modelry.serving.runtime import Prediction
 
 log = logging.getLogger(__name__)
+
+STILL_TURNS = 8
+"""Loop turns a zero-wait flush waits at most for a still-growing queue (bounds the
+latency a steady trickle of requests could add to the first one)."""
 
 PredictFn = Callable[[Mapping[str, Any]], Prediction]
 Observe = Callable[[int, int], None]
@@ -136,11 +145,12 @@ def slice_prediction(prediction: Prediction, start: int, stop: int) -> Predictio
 class Batcher:
     """Joins concurrent requests to one model into batched predict calls.
 
-    The first request to arrive schedules a flush: on the event loop's next turn
-    when ``max_wait_ms`` is 0, else ``max_wait_ms`` later (sooner once
-    ``max_batch_size`` rows are queued). The flush predicts everything queued by
-    then, in batches of at most ``max_batch_size`` rows. There is no worker task:
-    a flush is one loop callback, and a request costs one future.
+    The first request to arrive schedules a flush: when ``max_wait_ms`` is 0, on
+    the event loop's next turn, put off one turn at a time while the queue still
+    grows (up to :data:`STILL_TURNS`); else ``max_wait_ms`` later. Either way a
+    queue of ``max_batch_size`` rows goes at once. The flush predicts everything
+    queued by then, in batches of at most ``max_batch_size`` rows. There is no
+    worker task: a flush is a loop callback, and a request costs one future.
 
     Example:
         >>> batcher = Batcher(runtime.predict, BatchPolicy(enabled=True), observe)  # doctest: +SKIP
@@ -156,6 +166,8 @@ class Batcher:
         self._flush_at: asyncio.Handle | None = None
         self._offloaded: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
         self._closed = False
+        self._seen = 0  # requests queued when the zero-wait flush last looked
+        self._turns = 0  # turns the zero-wait flush has waited
 
     async def submit(self, columns: Mapping[str, Any], rows: int) -> Prediction:
         """Queue one request's columns; returns its own rows' prediction."""
@@ -171,10 +183,26 @@ class Batcher:
             self._flush_at = None
         if self._flush_at is None:
             wait = 0.0 if full else self.policy.max_wait_ms / 1000.0
-            self._flush_at = (
-                loop.call_later(wait, self._flush) if wait > 0 else loop.call_soon(self._flush)
-            )
+            if wait > 0:
+                self._flush_at = loop.call_later(wait, self._flush)
+            else:
+                self._seen, self._turns = len(self._queue), 0
+                self._flush_at = loop.call_soon(self._flush_when_still)
         return await future
+
+    def _flush_when_still(self) -> None:
+        """The zero-wait flush: now, unless the last turn queued more (and may again)."""
+        queued = len(self._queue)
+        self._turns += 1
+        if (
+            queued > self._seen
+            and self._turns < STILL_TURNS
+            and self._rows < self.policy.max_batch_size
+        ):
+            self._seen = queued
+            self._flush_at = asyncio.get_running_loop().call_soon(self._flush_when_still)
+            return
+        self._flush()
 
     def close(self) -> None:
         """Fail whatever is still queued and stop scheduling flushes."""
