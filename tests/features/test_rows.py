@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelry.data.columns import Coded, as_array
+from modelry.data.columns import Coded, Records, as_array
 from modelry.errors import InvalidInputError
 from modelry.features import preprocessor as preprocessor_module
 from modelry.features.config import (
@@ -388,11 +388,14 @@ def test_plain_rows_take_the_compiled_path_and_equal_the_vectorised_rows(
         return taken[-1]
 
     monkeypatch.setattr(plan, "_plain", spy)
+    monkeypatch.setattr(plan, "_plain_records", spy)
     for seed, n in enumerate((1, 3, MAX_ROWS)):
         lists = plain_table(n, 20 + seed)
         want = vectorised(fitted, {k: as_array(v) for k, v in lists.items()}, monkeypatch)
         assert_identical(fitted.transform(lists), want)
-    assert taken == [True, True, True]
+        records = [dict(zip(lists, row, strict=True)) for row in zip(*lists.values(), strict=True)]
+        assert_identical(fitted.transform(Records(records, tuple(lists))), want)
+    assert taken == [True] * 6
     lists = plain_table(4, 30)
     lists["age"][3] = float("nan")  # a missing number: the steps encode the rows
     want = vectorised(fitted, {k: as_array(v) for k, v in lists.items()}, monkeypatch)
@@ -400,4 +403,12 @@ def test_plain_rows_take_the_compiled_path_and_equal_the_vectorised_rows(
     lists["calls"][0] = "many"  # a bad value: the steps raise their error
     with pytest.raises(InvalidInputError, match="calls"):
         fitted.transform(lists)
-    assert taken == [True, True, True, False, False]
+    assert taken == [True] * 6 + [False, False]
+
+
+def test_records_missing_a_column_are_refused_by_name(fitted: Preprocessor) -> None:
+    lists = plain_table(2, 40)
+    del lists["job"]
+    records = [dict(zip(lists, row, strict=True)) for row in zip(*lists.values(), strict=True)]
+    with pytest.raises(InvalidInputError, match="missing column 'job'"):
+        fitted.transform(Records(records, tuple(lists)))

@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
+from modelry.data.columns import Records
 from modelry.data.schema import Task
 from modelry.errors import InvalidInputError
 from modelry.features.rows import MAX_ROWS
@@ -42,8 +43,21 @@ def test_a_few_records_become_checked_lists() -> None:
     assert n == 3 and all(type(c) is list for c in columns.values())
     assert columns["age"] == [41, 30.5, 1.0] and columns["job"] == ["admin.", None, 7]
     assert columns["score"][:1] == [0.5] and np.isnan(columns["score"][1])
-    clean, _ = records_to_columns([{"age": 1, "job": "a", "score": 2.5}] * 2, SPEC)
-    assert clean == {"age": [1, 1], "job": ["a", "a"], "score": [2.5, 2.5]}
+
+
+def test_clean_records_stay_records() -> None:
+    """Every value of its column's kind: the records themselves, read as columns."""
+    rows = [{"age": 1, "job": "a", "score": 2.5}, {"score": 3, "job": "b", "age": 2.0}]
+    columns, n = records_to_columns(rows, SPEC)
+    assert type(columns) is Records and columns.rows is rows and n == 2
+    assert dict(columns) == {"age": [1, 2.0], "job": ["a", "b"], "score": [2.5, 3]}
+    for loose in ({"age": None}, {"job": 7}, {"score": True}):  # accepted, but not clean
+        columns, _ = records_to_columns([rows[0], {**rows[1], **loose}], SPEC)
+        assert type(columns) is dict and all(type(c) is list for c in columns.values())
+    columns, _ = records_to_columns(rows, SPEC, check_finite=True)  # NaN tokens were sent
+    assert type(columns) is dict
+    columns, _ = records_to_columns(rows * MAX_ROWS, SPEC)  # beyond the row path: arrays
+    assert type(columns) is dict and isinstance(columns["age"], np.ndarray)
 
 
 def test_many_records_become_typed_arrays() -> None:

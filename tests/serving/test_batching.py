@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from modelry.data.columns import Records
 from modelry.data.schema import Task
 from modelry.errors import InvalidInputError
 from modelry.serving.batching import (
@@ -216,3 +217,13 @@ def test_list_columns_join_as_lists_and_mixed_ones_as_object_arrays() -> None:
     assert mixed["s"].tolist() == ["a", "b"] and mixed["x"].tolist() == [1.0, 2.5]
     arrays = concat_columns([{"x": np.array([1.0])}, {"x": np.array([2.0])}])
     assert isinstance(arrays["x"], np.ndarray) and arrays["x"].dtype == np.float64
+
+
+def test_records_join_as_records_and_with_lists_as_lists() -> None:
+    names = ("x", "s")
+    first, second = Records([{"x": 1, "s": "a"}], names), Records([{"s": "b", "x": 2.5}], names)
+    joined = concat_columns([first, second])
+    assert type(joined) is Records and joined.rows == [*first.rows, *second.rows]
+    assert dict(joined) == {"x": [1, 2.5], "s": ["a", "b"]}
+    mixed = concat_columns([first, {"x": [3.0], "s": [None]}])
+    assert dict(mixed) == {"x": [1, 3.0], "s": ["a", None]}

@@ -6,6 +6,7 @@ version, endpoint); it fills in the model name and version once they are known.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import cast
 
 from starlette.requests import Request
@@ -32,7 +33,7 @@ class SimpleAPI:
 
     async def _instances(
         self, request: Request, labels: list[str]
-    ) -> tuple[Served, dict[str, InputColumn], int]:
+    ) -> tuple[Served, Mapping[str, InputColumn], int]:
         """The served model and the body's ``instances`` as columns (validated)."""
         body = await read_body(request, self.limit)
         served = await served_for(self.plane, request, labels)

@@ -8,10 +8,15 @@ A request's few rows may also arrive as a plain Python list per column
 row path reads such lists directly, and building numpy arrays only to read them
 back value by value cost more than the encoding itself. :func:`as_array` turns a
 list into the array it stands for.
+
+A request of JSON records may even stay records (:class:`Records`): a mapping of
+columns that builds a column only when asked for it, which the row path never does
+(it reads the records row by row, as they came).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,3 +64,41 @@ def as_array(values: InputColumn) -> ColumnArray:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
+
+
+class Records(Mapping[str, list[Any]]):
+    """Rows as the records they came in, read as columns: ``records["age"]`` is a list.
+
+    Every record holds every name (the maker checks that: the HTTP codec checks each
+    record's keys and value types); a column is built on each access. The
+    preprocessor's row path reads the records themselves, row by row, so a request's
+    records are never turned into columns on the way to the model.
+
+    Example:
+        >>> Records([{"age": 41, "job": "admin."}], ("age", "job"))["age"]
+        [41]
+    """
+
+    __slots__ = ("_keys", "names", "rows")
+
+    def __init__(self, rows: list[dict[str, Any]], names: Sequence[str]) -> None:
+        self.rows = rows
+        self.names = tuple(names)
+        self._keys = frozenset(self.names)
+
+    def __getitem__(self, name: str) -> list[Any]:
+        if name not in self._keys:
+            raise KeyError(name)
+        return [row[name] for row in self.rows]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __repr__(self) -> str:
+        return f"Records({len(self.rows)} rows of {', '.join(self.names)})"

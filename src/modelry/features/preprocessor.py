@@ -27,7 +27,7 @@ from typing import Any, Self
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
-from modelry.data.columns import Coded, ColumnArray, InputColumn, as_array
+from modelry.data.columns import Coded, ColumnArray, InputColumn, Records, as_array
 from modelry.data.schema import ColumnType, Schema
 from modelry.errors import ArtifactError, ConfigError, InvalidInputError, NotFittedError
 from modelry.features.categorical import CategoricalEncoder
@@ -356,6 +356,11 @@ def _validate(features: Sequence[Any], *, allow_empty: bool = False) -> list[Fea
 
 def _row_count(columns: Mapping[str, InputColumn], names: Sequence[str]) -> int:
     """The common row count of the named columns; InvalidInputError names the culprit."""
+    if type(columns) is Records:  # every record holds every name it lists
+        for name in names:
+            if name not in columns:
+                raise InvalidInputError(f"missing column {name!r}", column=name)
+        return len(columns.rows)
     n: int | None = None
     first = ""
     for name in names:

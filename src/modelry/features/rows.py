@@ -43,7 +43,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from modelry.data.columns import InputColumn, as_array
+from modelry.data.columns import InputColumn, Records, as_array
 from modelry.features.boolean import _FAST, _INVALID, _MISSING, BooleanEncoder, _bit
 from modelry.features.categorical import CategoricalEncoder
 from modelry.features.encoders import AnyEncoder
@@ -95,7 +95,8 @@ class RowPlan:
             (encoder.name, _step(encoder, start, code, width, n_codes))
             for encoder, start, code in plan
         ]
-        self._plain = _compile_plain(plan, self._steps, width, n_codes)
+        self._plain = _compile_plain(plan, self._steps, width, n_codes, records=False)
+        self._plain_records = _compile_plain(plan, self._steps, width, n_codes, records=True)
 
     def transform(
         self, columns: Mapping[str, InputColumn], n: int
@@ -104,7 +105,8 @@ class RowPlan:
         cells: Cells = _ZERO * (n * self.width)  # float64 values cast as np.multiply(out=) does
         codes = [0] * (n * self.n_codes)
         blocks: Blocks = []
-        if not self._plain(columns, n, cells, codes, blocks):
+        plain = self._plain_records if type(columns) is Records else self._plain
+        if not plain(columns, n, cells, codes, blocks):
             cells, codes, blocks = _ZERO * (n * self.width), [0] * (n * self.n_codes), []
             for name, step in self._steps:
                 step(columns[name], cells, codes, blocks, n)
@@ -264,23 +266,35 @@ value needs the steps: the steps then encode the rows from scratch."""
 
 
 def _compile_plain(
-    plan: list[tuple[AnyEncoder, int, int]], steps: list[tuple[str, Step]], width: int, n_codes: int
+    plan: list[tuple[AnyEncoder, int, int]],
+    steps: list[tuple[str, Step]],
+    width: int,
+    n_codes: int,
+    *,
+    records: bool,
 ) -> PlainPath:
     """One Python function per model for the common request: the steps' arithmetic, inlined.
 
-    It covers list columns whose values the steps would take as they are: numbers that
-    are finite ``int``/``float`` (not bools), categories any hashable value, booleans any
+    With ``records`` it reads :class:`~modelry.data.columns.Records` row by row (a
+    record's value is ``rows[r][name]``), else list columns (``columns[name][r]``).
+
+    It covers rows whose values the steps would take as they are: numbers that are
+    finite ``int``/``float`` (not bools), categories any hashable value, booleans any
     value but an invalid one. Rows go outermost and every column is straight-line code,
     with the model's constants bound by name, so a cell costs a few bytecodes instead of
     a step call, a type scan and a loop per column (a one-row bank request: ~8 µs
     instead of ~24). Anything else (an array, a NaN, a string in a number column, an
-    unhashable category, a bad boolean) returns False before any step has run, and
-    the steps, in encoder order, encode the rows and raise their usual errors.
+    unhashable category, a bad boolean) returns False, and the steps, in encoder
+    order, encode the rows from scratch and raise their usual errors.
     Columns the steps encode with the vectorised encoders (text, dates) run their step
     after the rows. The source holds only integers and generated names; the model's
     values (column names, means, edges, lookup tables) are bound in its namespace.
     """
     env: dict[str, Any] = {"bisect_right": bisect_right, "BOOL": _FAST}
+
+    def read(i: int) -> str:
+        return f"row[K{i}]" if records else f"c{i}[r]"
+
     listed: list[str] = []  # the columns read per row
     body: list[str] = []
     after: list[str] = []
@@ -290,7 +304,7 @@ def _compile_plain(
             listed.append(f"c{i}")
         if isinstance(encoder, NumericEncoder):
             body += [
-                f"x = c{i}[r]",
+                f"x = {read(i)}",
                 "if (type(x) is not float and type(x) is not int) or x - x != 0:",
                 "    return False",
             ]
@@ -307,7 +321,7 @@ def _compile_plain(
         elif isinstance(encoder, CategoricalEncoder):
             env[f"X{i}"], env[f"S{i}"] = encoder.index_, encoder._slot
             body += [
-                f"v = c{i}[r]",
+                f"v = {read(i)}",
                 f"s = X{i}.get(v, {_UNSEEN})",  # TypeError when unhashable: the steps
                 f"if s == {_UNSEEN}:",
                 f"    s = S{i}(v)",
@@ -319,7 +333,7 @@ def _compile_plain(
         elif isinstance(encoder, BooleanEncoder):
             env[f"B{i}"], env[f"M{i}"] = _bit, encoder.mean_
             body += [
-                f"v = c{i}[r]",
+                f"v = {read(i)}",
                 f"b = BOOL.get(v, {_UNSEEN})",
                 f"if b == {_UNSEEN}:",
                 f"    b = B{i}(v)",
@@ -335,11 +349,14 @@ def _compile_plain(
             env[f"T{i}"] = step
             after.append(f"T{i}(columns[K{i}], cells, codes, blocks, n)")
     source = ["def plain(columns, n, cells, codes, blocks):", "    try:"]
-    source += [f"        {c} = columns[K{c[1:]}]" for c in listed]
-    if listed:
-        test = " or ".join(f"type({c}) is not list" for c in listed)
-        source += [f"        if {test}:", "            return False"]
-    source += ["        base = cbase = 0", "        for r in range(n):"]
+    if records:
+        source += ["        base = cbase = 0", "        for row in columns.rows:"]
+    else:
+        source += [f"        {c} = columns[K{c[1:]}]" for c in listed]
+        if listed:
+            test = " or ".join(f"type({c}) is not list" for c in listed)
+            source += [f"        if {test}:", "            return False"]
+        source += ["        base = cbase = 0", "        for r in range(n):"]
     source += [f"            {line}" for line in body]
     source += [f"            base += {width}", f"            cbase += {n_codes}"]
     source += ["    except Exception:", "        return False"]

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from modelry.data.columns import InputColumn, as_array
+from modelry.data.columns import InputColumn, Records, as_array
 from modelry.data.privacy import mask_value
 from modelry.errors import InvalidInputError
 from modelry.features.rows import MAX_ROWS
@@ -198,10 +198,28 @@ def _clean(spec: InputSpec, values: Mapping[str, list[Any]]) -> bool:
     return set(map(type, numbers)) <= _NUMBER_TYPES and set(map(type, strings)) <= _STRING_TYPES
 
 
+def _clean_records(spec: InputSpec, records: list[dict[str, Any]]) -> bool:
+    """Whether every number is an int or float and every string a str, record by record."""
+    numbers, strings = spec.numbers, spec.strings
+    for record in records:
+        get = record.__getitem__
+        if not (
+            set(map(type, map(get, numbers))) <= _NUMBER_TYPES
+            and set(map(type, map(get, strings))) <= _STRING_TYPES
+        ):
+            return False
+    return True
+
+
 def records_to_columns(
     instances: Any, spec: InputSpec, *, check_finite: bool = False
-) -> tuple[dict[str, InputColumn], int]:
+) -> tuple[Mapping[str, InputColumn], int]:
     """``{"instances": [...]}``'s records as columns, and the row count.
+
+    A request of up to :data:`~modelry.features.rows.MAX_ROWS` records whose values
+    are all of their column's kind (int or float numbers, str strings) stays records
+    (:class:`~modelry.data.columns.Records`), which the row path reads as they are;
+    anything else becomes checked columns (:func:`build_columns`).
 
     Raises:
         InvalidInputError: not a non-empty list of objects, or a field is missing, extra
@@ -217,6 +235,8 @@ def records_to_columns(
             raise _bad(f"instances[{row}]", "an object", record)
         if record.keys() != key_set:
             raise _record_keys_error(row, record, spec)
+    if len(instances) <= MAX_ROWS and not check_finite and _clean_records(spec, instances):
+        return Records(instances, spec.names), len(instances)
     if len(instances) == 1:
         record = instances[0]
         values = {name: [record[name]] for name in spec.names}

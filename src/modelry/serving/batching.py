@@ -35,7 +35,7 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 
-from modelry.data.columns import Coded, InputColumn, as_array
+from modelry.data.columns import Coded, InputColumn, Records, as_array
 from modelry.errors import InvalidInputError
 from modelry.serving.runtime import Prediction
 
@@ -97,14 +97,20 @@ class _Request:
     future: asyncio.Future[Prediction]
 
 
-def concat_columns(parts: list[Mapping[str, InputColumn]]) -> dict[str, InputColumn]:
+def concat_columns(parts: list[Mapping[str, InputColumn]]) -> Mapping[str, InputColumn]:
     """Column-wise concatenation of several requests' columns (same names).
 
-    Requests of a few rows carry plain lists (see :mod:`modelry.protocol.codecs`):
-    when every column of every part is one, they join as lists. Otherwise (a V2
+    Requests of a few JSON records carry them as :class:`~modelry.data.columns.Records`:
+    they join as records. Requests of a few rows carry plain lists (see
+    :mod:`modelry.protocol.codecs`): when every column of every part is one, they join
+    as lists. Otherwise (a V2
     request with binary tensors beside JSON ones) a column with any list joins as the
     object array of its values, and arrays alone join as one array.
     """
+    first = parts[0]
+    if type(first) is Records and all(type(p) is Records and p.names == first.names for p in parts):
+        records = cast(list[Records], parts)  # as just checked
+        return Records(list(chain.from_iterable(p.rows for p in records)), first.names)
     if set(map(type, chain.from_iterable(p.values() for p in parts))) == _JUST_LISTS:
         lists = cast(list[Mapping[str, list[Any]]], parts)  # as just checked
         joined_lists = {name: list(values) for name, values in lists[0].items()}
