@@ -295,32 +295,27 @@ def _plain_columns(
         return None
     allowed = spec.datatypes
     columns: dict[str, list[Any]] = {}
-    n = -1
     try:
+        n = len(raw_inputs[0]["data"])
+        shape = [n]  # every input's shape; == alone would also take [1.0] or [true]
         for item in raw_inputs:
-            if len(item) != 4:
-                return None
-            name, shape, data = item["name"], item["shape"], item["data"]
+            data, dims = item["data"], item["shape"]
             if (
-                item["datatype"] not in allowed[name]
+                len(item) != 4
                 or type(data) is not list
-                or type(shape) is not list
-                or len(shape) != 1
-                or type(shape[0]) is not int
-                or shape[0] != len(data)
+                or len(data) != n
+                or dims != shape
+                or type(dims[0]) is not int
+                or item["datatype"] not in allowed[item["name"]]
             ):
                 return None
-            if n != len(data):
-                if n != -1:
-                    return None
-                n = len(data)
-            columns[name] = data
+            columns[item["name"]] = data
     except (KeyError, TypeError, IndexError):
         return None
     if len(columns) != len(raw_inputs) or not 0 < n <= MAX_ROWS:
         return None
-    numbers = chain.from_iterable(columns[name] for name in spec.numbers)
-    strings = chain.from_iterable(columns[name] for name in spec.strings)
+    numbers = chain.from_iterable(map(columns.__getitem__, spec.numbers))
+    strings = chain.from_iterable(map(columns.__getitem__, spec.strings))
     if not (set(map(type, numbers)) <= _NUMBER_TYPES and set(map(type, strings)) <= _STRING_TYPES):
         return None
     return cast(dict[str, InputColumn], columns), n
