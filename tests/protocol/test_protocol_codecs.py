@@ -232,6 +232,14 @@ def test_a_plain_v2_request_reads_in_one_pass_as_the_general_path_does(
     }
 
 
+def test_a_plain_one_row_v2_request_becomes_one_record() -> None:
+    one = [{**item, "shape": [1], "data": item["data"][:1]} for item in PLAIN]
+    columns, n = request_columns(v2_request(one), SPEC)
+    assert type(columns) is Records and n == 1
+    assert columns.rows == [{"age": 41, "job": "a", "score": 0.5}]
+    assert dict(columns) == {"age": [41], "job": ["a"], "score": [0.5]}
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -265,7 +265,7 @@ def _record_keys_error(row: int, record: dict[str, Any], spec: InputSpec) -> Inv
 
 def request_columns(
     request: ParsedInferRequest, spec: InputSpec
-) -> tuple[dict[str, InputColumn], int]:
+) -> tuple[Mapping[str, InputColumn], int]:
     """A V2 request's inputs as columns, and the row count (see :func:`tensors_to_columns`).
 
     The common request (every input a JSON tensor of shape ``[n]``, a few rows of
@@ -282,7 +282,7 @@ def request_columns(
 
 def _plain_columns(
     raw_inputs: list[Any], spec: InputSpec
-) -> tuple[dict[str, InputColumn], int] | None:
+) -> tuple[Mapping[str, InputColumn], int] | None:
     """The columns of a plain request, or None when it is anything else.
 
     A plain input has exactly ``name``, ``datatype``, ``shape`` (``[n]``, n an int)
@@ -318,6 +318,8 @@ def _plain_columns(
     strings = chain.from_iterable(map(columns.__getitem__, spec.strings))
     if not (set(map(type, numbers)) <= _NUMBER_TYPES and set(map(type, strings)) <= _STRING_TYPES):
         return None
+    if n == 1:  # one row: one record, which joins a batch as V1's records do
+        return Records([{name: values[0] for name, values in columns.items()}], spec.names), 1
     return cast(dict[str, InputColumn], columns), n
 
 
