@@ -227,3 +227,29 @@ def test_records_join_as_records_and_with_lists_as_lists() -> None:
     assert dict(joined) == {"x": [1, 2.5], "s": ["a", "b"]}
     mixed = concat_columns([first, {"x": [3.0], "s": [None]}])
     assert dict(mixed) == {"x": [1, 3.0], "s": ["a", None]}
+
+
+async def test_finish_runs_once_per_batch_and_each_request_gets_its_rows() -> None:
+    model, calls = Model(), []
+
+    def scores(prediction: Prediction) -> list[float]:
+        calls.append(len(prediction.scores))
+        return prediction.scores.tolist()
+
+    def broken(prediction: Prediction) -> list[Any]:
+        raise ValueError("broken finish")
+
+    batcher = Batcher(model.predict, BatchPolicy(True, 64, 0.0), lambda r, q: None)
+    futures = [
+        batcher.enqueue({"x": np.array([1.0, 2.0])}, 2, scores),
+        batcher.enqueue({"x": np.array([3.0])}, 1),  # no finish: its Prediction
+        batcher.enqueue({"x": np.array([4.0])}, 1, scores),
+        batcher.enqueue({"x": np.array([5.0])}, 1, broken),
+    ]
+    first, plain, last, failed = await asyncio.gather(*futures, return_exceptions=True)
+    assert model.calls == [5] and calls == [5]  # one predict, one conversion
+    assert first == [2.0, 4.0] and last == [8.0]
+    assert isinstance(plain, Prediction) and plain.scores.tolist() == [6.0]
+    assert isinstance(failed, ValueError)
+    assert await batcher.enqueue({"x": np.array([1.5])}, 1, scores) == [3.0]  # alone
+    batcher.close()

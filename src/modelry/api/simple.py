@@ -51,15 +51,11 @@ class SimpleAPI:
     async def predict(self, request: Request, labels: list[str]) -> Response:
         served, columns, n_rows = await self._instances(request, labels)
         try:
-            prediction = await served.predict(columns, n_rows)
+            records = await served.predict_rows(columns, n_rows, prediction_to_records)
         except InvalidInputError as exc:
             raise relabel_row_error(exc, "instances") from exc
         return json_response(
-            v1.PredictResponse(
-                predictions=prediction_to_records(prediction),
-                model=labels[0],
-                version=served.version,
-            )
+            v1.PredictResponse(predictions=records, model=labels[0], version=served.version)
         )
 
     async def explain(self, request: Request, labels: list[str]) -> Response:

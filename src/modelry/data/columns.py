@@ -83,15 +83,17 @@ class Records(Mapping[str, list[Any]]):
 
     def __init__(self, rows: list[dict[str, Any]], names: Sequence[str]) -> None:
         self.rows = rows
-        self.names = tuple(names)
-        self._keys = frozenset(self.names)
+        self.names = names if type(names) is tuple else tuple(names)
+        self._keys: frozenset[str] | None = None  # made on first need: not per request
 
     def __getitem__(self, name: str) -> list[Any]:
-        if name not in self._keys:
+        if name not in self:
             raise KeyError(name)
         return [row[name] for row in self.rows]
 
     def __contains__(self, name: object) -> bool:
+        if self._keys is None:
+            self._keys = frozenset(self.names)
         return name in self._keys
 
     def __iter__(self) -> Iterator[str]:

@@ -46,6 +46,9 @@ STILL_TURNS = 8
 latency a steady trickle of requests could add to the first one)."""
 
 PredictFn = Callable[[Mapping[str, Any]], Prediction]
+Finish = Callable[[Prediction], list[Any]]
+"""Turns a prediction into one item per row (e.g. the V1 JSON records): run once per
+batch, each request then gets its own rows' items."""
 Observe = Callable[[int, int], None]
 """Called with (rows, requests) of every predict call."""
 
@@ -94,7 +97,8 @@ async def predict_alone(
 class _Request:
     columns: Mapping[str, Any]
     rows: int
-    future: asyncio.Future[Prediction]
+    future: asyncio.Future[Any]  # its Prediction, or its rows' items when finish is set
+    finish: Finish | None
 
 
 def concat_columns(parts: list[Mapping[str, InputColumn]]) -> Mapping[str, InputColumn]:
@@ -177,11 +181,22 @@ class Batcher:
 
     async def submit(self, columns: Mapping[str, Any], rows: int) -> Prediction:
         """Queue one request's columns; returns its own rows' prediction."""
+        prediction: Prediction = await self.enqueue(columns, rows)
+        return prediction
+
+    def enqueue(
+        self, columns: Mapping[str, Any], rows: int, finish: Finish | None = None
+    ) -> asyncio.Future[Any]:
+        """Queue one request's columns; the future gets its rows' prediction, or with
+        ``finish`` its rows' items: ``finish`` runs once on the whole batch's prediction
+        (for every request of the batch that asked for it), and each request receives
+        its slice of the items (one conversion per batch instead of one per request).
+        """
         if self._closed:
             raise RuntimeError("batcher closed")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Prediction] = loop.create_future()
-        self._queue.append(_Request(columns, rows, future))
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append(_Request(columns, rows, future, finish))
         self._rows += rows
         full = self._rows >= self.policy.max_batch_size
         if full and isinstance(self._flush_at, asyncio.TimerHandle):
@@ -194,7 +209,7 @@ class Batcher:
             else:
                 self._seen, self._turns = len(self._queue), 0
                 self._flush_at = loop.call_soon(self._flush_when_still)
-        return await future
+        return future
 
     def _flush_when_still(self) -> None:
         """The zero-wait flush: now, unless the last turn queued more (and may again)."""
@@ -287,15 +302,29 @@ class Batcher:
     def _deliver(self, batch: list[_Request], prediction: Prediction) -> None:
         rows = sum(r.rows for r in batch)
         self.observe(rows, len(batch))
-        if len(batch) == 1:
-            if not batch[0].future.done():
-                batch[0].future.set_result(prediction)
-            return
+        alone = len(batch) == 1
+        finished: dict[Finish, list[Any] | BaseException] = {}
         start = 0
         for request in batch:
             stop = start + request.rows
-            if not request.future.done():
-                request.future.set_result(slice_prediction(prediction, start, stop))
+            future, finish = request.future, request.finish
+            if future.done():
+                pass
+            elif finish is None:
+                future.set_result(
+                    prediction if alone else slice_prediction(prediction, start, stop)
+                )
+            else:
+                items = finished.get(finish)
+                if items is None:
+                    try:
+                        items = finished[finish] = finish(prediction)
+                    except Exception as exc:  # a bug in finish: its requests fail, no others
+                        items = finished[finish] = exc
+                if isinstance(items, BaseException):
+                    future.set_exception(items)
+                else:
+                    future.set_result(items if alone else items[start:stop])
             start = stop
 
 

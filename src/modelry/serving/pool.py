@@ -21,16 +21,18 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from modelry.data.schema import Task
 from modelry.errors import ConfigError, ModelryError, NotFoundError
 from modelry.protocol.codecs import InputSpec
 from modelry.registry.store import validate_name
-from modelry.serving.batching import Batcher, BatchObserver, BatchPolicy, predict_alone
+from modelry.serving.batching import Batcher, BatchObserver, BatchPolicy, Finish, predict_alone
 from modelry.serving.runtime import Prediction, TabularRuntime
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 Route = tuple[str, str | None]
@@ -91,11 +93,23 @@ class Served:
 
     async def predict(self, columns: Mapping[str, Any], n_rows: int) -> Prediction:
         """Predict through the batcher (when batching) or alone; retire-safe."""
+        prediction: Prediction = await self._predict(columns, n_rows, None)
+        return prediction
+
+    async def predict_rows(
+        self, columns: Mapping[str, Any], n_rows: int, finish: Callable[[Prediction], list[T]]
+    ) -> list[T]:
+        """``finish`` of the prediction, one item per row; run once per batch when batching."""
+        items: list[T] = await self._predict(columns, n_rows, finish)
+        return items
+
+    async def _predict(self, columns: Mapping[str, Any], n_rows: int, finish: Finish | None) -> Any:
         self.inflight += 1
         try:
             if self.batcher is not None and n_rows < self.policy.max_batch_size:
-                return await self.batcher.submit(columns, n_rows)
-            return await predict_alone(self.run, columns, n_rows, self.policy, self._observe)
+                return await self.batcher.enqueue(columns, n_rows, finish)
+            prediction = await predict_alone(self.run, columns, n_rows, self.policy, self._observe)
+            return prediction if finish is None else finish(prediction)
         finally:
             self.inflight -= 1
             if self.retired and self.inflight == 0:
