@@ -9,10 +9,10 @@ once and hands each request its own slice. A lone request waits one loop turn;
 under load, requests whose bytes arrive a few turns apart (the responses of the
 last batch reach their clients one by one, and so do their next requests) join
 one batch instead of forming several small ones. With 8 connections that doubled
-the requests per predict call (3.7 → 7.9) against flushing on the next turn, and
-cut the server's CPU time per request by a tenth (bench/RESULTS.md). This is
-Triton's dynamic batcher with its default queue delay of 0, made to wait for
-requests that are visibly on their way.
+the requests per predict call (3.7 → 7.9) against flushing on the next turn
+(bench/RESULTS.md, second session's A/B checks). This is Triton's dynamic batcher
+with its default queue delay of 0, made to wait for requests that are visibly on
+their way.
 
 Isolation: a request only ever receives rows ``[start, start + n)`` of the batch
 it joined. When a batch fails on a client mistake (a value an encoder refuses),
@@ -106,10 +106,10 @@ def concat_columns(parts: list[Mapping[str, InputColumn]]) -> Mapping[str, Input
 
     Requests of a few JSON records carry them as :class:`~modelry.data.columns.Records`:
     they join as records. Requests of a few rows carry plain lists (see
-    :mod:`modelry.protocol.codecs`): when every column of every part is one, they join
-    as lists. Otherwise (a V2
-    request with binary tensors beside JSON ones) a column with any list joins as the
-    object array of its values, and arrays alone join as one array.
+    :mod:`modelry.protocol.codecs`): when every column of every part is one (records
+    read as columns are lists too), they join as lists. Otherwise (a V2 request with
+    binary tensors beside JSON ones) a column with any list joins as the object array
+    of its values, and arrays alone join as one array.
     """
     first = parts[0]
     if type(first) is Records and all(type(p) is Records and p.names == first.names for p in parts):
