@@ -21,9 +21,10 @@ from modelry.protocol.codecs import (
 )
 from modelry.protocol.predictions import (
     output_tensors,
+    prediction_rows,
     prediction_to_records,
-    prediction_to_tensors,
     relabel_row_error,
+    rows_to_tensors,
 )
 from modelry.protocol.v2 import InputTensor
 
@@ -163,12 +164,20 @@ def test_binary_records_and_tensors() -> None:
         "no": np.float32(1) - np.float32(0.83),
         "yes": np.float32(0.83),
     }
-    names = [t.name for t in prediction_to_tensors(pred, None)]
-    assert names == ["label", "probability"]
-    [only] = prediction_to_tensors(pred, ["probability"])
-    assert only.datatype == "FP32" and only.array.shape == (2,)
+    rows = prediction_rows(pred)
+    assert rows == [("yes", np.float32(0.83)), ("no", np.float32(0.1))]
+    label, probability = rows_to_tensors(rows, None)
+    assert (label.name, label.datatype, label.array, label.dims()) == (
+        "label",
+        "BYTES",
+        ["yes", "no"],
+        [2],
+    )
+    assert probability.as_array().dtype == np.float32 and probability.dims() == [2]
+    [only] = rows_to_tensors(rows[1:], ["probability"])
+    assert only.datatype == "FP32" and only.array == [np.float32(0.1)] and only.dims() == [1]
     with pytest.raises(InvalidInputError, match=r"outputs\[0\].name: unknown output 'score'"):
-        prediction_to_tensors(pred, ["score"])
+        rows_to_tensors(rows, ["score"])
 
 
 def test_multiclass_and_regression_records() -> None:
@@ -177,10 +186,13 @@ def test_multiclass_and_regression_records() -> None:
     [record] = prediction_to_records(pred)
     assert record["label"] == "b" and record["score"] == 0.5
     assert record["probabilities"] == {"a": 0.2, "b": 0.5, "c": 0.3}
-    assert prediction_to_tensors(pred, None)[1].datatype == "FP64"
+    probability = rows_to_tensors(prediction_rows(pred), None)[1]
+    assert probability.datatype == "FP64" and probability.dims() == [1, 3]
+    assert probability.array == [0.2, 0.5, 0.3]
     reg = Pred(Task.REGRESSION, np.array([3.5], np.float32), None, None)
     assert prediction_to_records(reg) == [{"score": np.float32(3.5)}]
-    assert [t.name for t in prediction_to_tensors(reg, None)] == ["score"]
+    [score] = rows_to_tensors(prediction_rows(reg), None)
+    assert (score.name, score.datatype, score.array) == ("score", "FP32", [np.float32(3.5)])
 
 
 def test_output_signatures() -> None:

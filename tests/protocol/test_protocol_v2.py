@@ -127,6 +127,22 @@ def test_render_json_and_binary() -> None:
     assert content[size:].startswith(b"\x03\x00\x00\x00yes")
 
 
+@pytest.mark.parametrize("binary", [False, {"probability"}, True])
+def test_list_tensors_render_as_the_arrays_they_stand_for(binary: set[str] | bool) -> None:
+    probabilities = np.array([[0.25, 0.75], [0.5, 0.5]], dtype=np.float32)
+    arrays = [
+        v2.OutputTensor("label", "BYTES", np.array(["yes", "no"], dtype=object)),
+        v2.OutputTensor("probability", "FP32", probabilities),
+    ]
+    lists = [
+        v2.OutputTensor("label", "BYTES", ["yes", "no"], (2,)),
+        v2.OutputTensor("probability", "FP32", list(probabilities.ravel()), (2, 2)),
+    ]
+    assert wire.render_infer_response("m", "1", lists, binary=binary) == (
+        wire.render_infer_response("m", "1", arrays, binary=binary)
+    )
+
+
 def test_json_schemas_for_openapi() -> None:
     schemas = json_schemas()
     assert schemas["InferenceRequest"]["required"] == ["inputs"]

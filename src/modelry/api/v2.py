@@ -21,8 +21,9 @@ from modelry.protocol.predictions import (
     EXPLANATION,
     explain_requested,
     explanation_tensor,
-    prediction_to_tensors,
+    prediction_rows,
     relabel_row_error,
+    rows_to_tensors,
 )
 from modelry.serving.dataplane import DataPlane
 
@@ -72,10 +73,10 @@ class V2API:
         if explain and wanted is not None:
             wanted = [w for w in wanted if w != EXPLANATION]
         try:
-            prediction = await served.predict(columns, n_rows)
+            rows = await served.predict_rows(columns, n_rows, prediction_rows)
         except InvalidInputError as exc:
             raise relabel_row_error(exc, "inputs") from exc
-        outputs = prediction_to_tensors(prediction, wanted)
+        outputs = rows_to_tensors(rows, wanted)
         if explain:
             labels[2] = "explain"  # counted apart: an explanation costs far more than a score
             outputs.append(explanation_tensor(await explain_rows(served, columns, "inputs")))

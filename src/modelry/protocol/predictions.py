@@ -43,31 +43,54 @@ def output_tensors(
     return [tensor("label", "BYTES", [-1]), tensor("probability", float_type, shape)]
 
 
-def prediction_to_tensors(prediction: Prediction, wanted: list[str] | None) -> list[OutputTensor]:
-    """The named output tensors of a prediction, those in ``wanted`` (all when None).
+OutputRow = tuple[Any, ...]
+"""One row's V2 outputs in order: ``(label, probability)`` for a classifier (the
+probability a numpy scalar, or for multi-class the row's numpy array), ``(score,)`` for a
+regression."""
+
+
+def prediction_rows(prediction: Prediction) -> list[OutputRow]:
+    """Each row's V2 outputs (:data:`OutputRow`); numpy values stay numpy, so that
+    orjson writes float32 values short. The finish V2 hands ``Served.predict_rows``: one
+    conversion per batch, each request then takes its own rows."""
+    if prediction.task is Task.REGRESSION:
+        return [(score,) for score in prediction.scores]
+    assert prediction.labels is not None
+    return list(zip(prediction.labels.tolist(), prediction.scores, strict=True))
+
+
+def rows_to_tensors(rows: list[OutputRow], wanted: list[str] | None) -> list[OutputTensor]:
+    """The named output tensors of a request's rows, those in ``wanted`` (all when None).
 
     Raises:
         InvalidInputError: ``wanted`` names an output the model does not have.
     """
-    scores = prediction.scores
-    available: dict[str, OutputTensor] = {}
-    if prediction.task is Task.REGRESSION:
-        available["score"] = OutputTensor("score", _float_datatype(scores), scores)
-    else:
-        assert prediction.labels is not None
-        available["label"] = OutputTensor("label", "BYTES", prediction.labels)
-        available["probability"] = OutputTensor("probability", _float_datatype(scores), scores)
+    available = ["score"] if rows and len(rows[0]) == 1 else ["label", "probability"]
     if wanted is None:
-        return list(available.values())
-    chosen: list[OutputTensor] = []
-    for i, name in enumerate(wanted):
-        if name not in available:
-            raise InvalidInputError(
-                f"outputs[{i}].name: unknown output {name!r}; the model has {', '.join(available)}",
-                field=f"outputs[{i}].name",
-            )
-        chosen.append(available[name])
-    return chosen
+        wanted = available
+    else:
+        for i, name in enumerate(wanted):
+            if name not in available:
+                raise InvalidInputError(
+                    f"outputs[{i}].name: unknown output {name!r}; the model has "
+                    + ", ".join(available),
+                    field=f"outputs[{i}].name",
+                )
+    n = len(rows)
+    tensors: list[OutputTensor] = []
+    for name in wanted:
+        values = [row[available.index(name)] for row in rows]
+        if name == "label":
+            tensors.append(OutputTensor(name, "BYTES", values, (n,)))
+            continue
+        first = values[0] if values else np.float32(0)
+        shape: tuple[int, ...] = (n,)
+        if isinstance(first, np.ndarray):  # multi-class: a row of probabilities
+            shape = (n, len(first))
+            values = [p for row in values for p in row]
+        datatype: Datatype = "FP32" if first.dtype == np.float32 else "FP64"
+        tensors.append(OutputTensor(name, datatype, values, shape))
+    return tensors
 
 
 EXPLANATION = "explanation"

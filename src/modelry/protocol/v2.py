@@ -134,11 +134,32 @@ class InputTensor:
 
 @dataclass(slots=True)
 class OutputTensor:
-    """One response output before encoding: a name, a datatype and the array."""
+    """One response output before encoding: a name, a datatype and its values.
+
+    The values are an array, or a flat list in row-major order with its ``shape``
+    (what a request's rows of a batch's outputs become without a numpy call).
+    """
 
     name: str
     datatype: Datatype
-    array: np.ndarray
+    array: np.ndarray | list[Any]
+    shape: tuple[int, ...] | None = None  # of a list
+
+    def dims(self) -> list[int]:
+        """The tensor's shape."""
+        if isinstance(self.array, list):
+            assert self.shape is not None, "a list of values needs its shape"
+            return list(self.shape)
+        return list(self.array.shape)
+
+    def as_array(self) -> np.ndarray:
+        """The values as an array of the tensor's shape (object for BYTES)."""
+        if not isinstance(self.array, list):
+            return self.array
+        dtype = object if self.datatype == "BYTES" else NUMPY_DTYPES[self.datatype]
+        out = np.empty(len(self.array), dtype=dtype)
+        out[:] = self.array
+        return out.reshape(self.dims())
 
 
 @dataclass(slots=True)

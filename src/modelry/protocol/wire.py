@@ -204,12 +204,13 @@ def render_infer_response(
     rendered: list[ResponseOutput] = []
     blobs: list[bytes] = []
     for out in outputs:
-        shape = list(out.array.shape)
+        shape = out.dims()
         if binary is True or (binary and out.name in binary):
+            array = out.as_array()
             if out.datatype == "BYTES":
-                blob = encode_bytes_tensor(out.array)
+                blob = encode_bytes_tensor(array)
             else:
-                blob = np.ascontiguousarray(out.array, NUMPY_DTYPES[out.datatype]).tobytes()
+                blob = np.ascontiguousarray(array, NUMPY_DTYPES[out.datatype]).tobytes()
             blobs.append(blob)
             rendered.append(
                 ResponseOutput(
@@ -220,14 +221,12 @@ def render_infer_response(
                 )
             )
         else:
-            data = out.array.ravel()
+            values = out.array
+            if not isinstance(values, list):
+                flat = values.ravel()
+                values = flat.tolist() if out.datatype == "BYTES" else flat
             rendered.append(
-                ResponseOutput(
-                    name=out.name,
-                    shape=shape,
-                    datatype=out.datatype,
-                    data=data.tolist() if out.datatype == "BYTES" else data,
-                )
+                ResponseOutput(name=out.name, shape=shape, datatype=out.datatype, data=values)
             )
     response = InferenceResponse(
         model_name=model_name, model_version=model_version, outputs=rendered
