@@ -39,7 +39,10 @@ class Settings(BaseSettings):
         default=0.0,
         ge=0,
         le=1000,
-        description="How long a request may wait for company; 0 joins only what arrived together.",
+        description=(
+            "How long a request may wait for company; 0: no timer, a batch goes once "
+            "requests stop arriving (a few event-loop turns at most)."
+        ),
     )
 
     @property

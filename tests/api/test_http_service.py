@@ -140,3 +140,22 @@ async def test_batching_joins_requests_and_keeps_answers_apart(
     assert total == 80 and count < 80  # some requests shared a predict call
     joined = sample(text, "modelry_batch_requests_sum", model="clients", version="2")
     assert joined == 80
+
+
+async def test_without_batching_concurrent_requests_are_predicted_alone(
+    settings: Settings,
+) -> None:
+    rows = [{**INSTANCE, "age": 18 + i, "job": JOBS[i % 4]} for i in range(12)]
+    async with serving(settings) as batched:
+        expected = [
+            (await batched.post("/v1/models/clients:predict", json={"instances": [row]})).json()
+            for row in rows
+        ]
+    async with serving(settings.model_copy(update={"batching": False})) as alone:
+        got = await asyncio.gather(
+            *(alone.post("/v1/models/clients:predict", json={"instances": [row]}) for row in rows)
+        )
+        text = (await alone.get("/metrics")).text
+    assert [r.json() for r in got] == expected
+    calls = sample(text, "modelry_batch_requests_count", model="clients", version="2")
+    assert calls == sample(text, "modelry_batch_requests_sum", model="clients", version="2") == 12

@@ -69,17 +69,6 @@ async def test_many_rows_keep_their_order(client: httpx.AsyncClient) -> None:
     )
 
 
-async def test_without_batching_the_answers_are_the_same(
-    client: httpx.AsyncClient, settings: Settings
-) -> None:
-    rows = [{**INSTANCE, "age": age} for age in (20, 50, 79)]
-    batched = (await client.post("/v1/models/clients:predict", json=instances(*rows))).json()
-    alone_settings = settings.model_copy(update={"batching": False})
-    async with serving(alone_settings) as unbatched:
-        response = await unbatched.post("/v1/models/clients:predict", json=instances(*rows))
-    assert response.status_code == 200 and response.json() == batched
-
-
 async def test_null_is_a_missing_value(client: httpx.AsyncClient) -> None:
     r = await client.post(
         "/v1/models/clients:predict", json=instances({**INSTANCE, "age": None, "job": None})

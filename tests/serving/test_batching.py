@@ -52,7 +52,7 @@ async def test_concurrent_requests_share_calls_and_get_their_own_rows() -> None:
     async def one(i: int) -> None:
         rows = 1 + i % 3
         x = np.arange(rows, dtype=np.float64) + 100 * i
-        prediction = await batcher.submit({"x": x}, rows)
+        prediction = await batcher.enqueue({"x": x}, rows)
         assert prediction.scores.tolist() == (2 * x).tolist()
         assert prediction.labels is not None and len(prediction.labels) == rows
 
@@ -66,8 +66,8 @@ async def test_concurrent_requests_share_calls_and_get_their_own_rows() -> None:
 async def test_a_refused_value_fails_only_its_sender_with_its_own_row() -> None:
     model = Model()
     batcher = Batcher(model.predict, BatchPolicy(True, 64, 5.0), lambda r, q: None)
-    good = [batcher.submit({"x": np.array([1.0, 2.0])}, 2) for _ in range(3)]
-    bad = batcher.submit({"x": np.array([3.0, -1.0])}, 2)
+    good = [batcher.enqueue({"x": np.array([1.0, 2.0])}, 2) for _ in range(3)]
+    bad = batcher.enqueue({"x": np.array([3.0, -1.0])}, 2)
     results = await asyncio.gather(*good, bad, return_exceptions=True)
     assert [r.scores.tolist() for r in results[:3]] == [[2.0, 4.0]] * 3  # type: ignore[union-attr]
     error = results[3]
@@ -87,10 +87,10 @@ async def test_an_unexpected_error_reaches_every_sender_and_the_worker_survives(
 
     batcher = Batcher(flaky, BatchPolicy(True, 64, 1.0), lambda r, q: None)
     first = await asyncio.gather(
-        *(batcher.submit({"x": np.array([1.0])}, 1) for _ in range(2)), return_exceptions=True
+        *(batcher.enqueue({"x": np.array([1.0])}, 1) for _ in range(2)), return_exceptions=True
     )
     assert all(isinstance(r, RuntimeError) for r in first)
-    again = await batcher.submit({"x": np.array([1.0])}, 1)
+    again = await batcher.enqueue({"x": np.array([1.0])}, 1)
     assert again.scores.tolist() == [2.0]
     batcher.close()
 
@@ -98,7 +98,7 @@ async def test_an_unexpected_error_reaches_every_sender_and_the_worker_survives(
 async def test_zero_wait_still_batches_what_queued_together() -> None:
     model = Model()
     batcher = Batcher(model.predict, BatchPolicy(True, 64, 0.0), lambda r, q: None)
-    await asyncio.gather(*(batcher.submit({"x": np.array([float(i)])}, 1) for i in range(10)))
+    await asyncio.gather(*(batcher.enqueue({"x": np.array([float(i)])}, 1) for i in range(10)))
     assert model.calls == [10]
     batcher.close()
 
@@ -107,7 +107,7 @@ async def after_turns(turns: int, batcher: Batcher, x: float) -> Prediction:
     """Submit ``x`` once the event loop has turned ``turns`` times."""
     for _ in range(turns):
         await asyncio.sleep(0)
-    return await batcher.submit({"x": np.array([x])}, 1)
+    return await batcher.enqueue({"x": np.array([x])}, 1)
 
 
 async def test_zero_wait_waits_while_the_queue_still_grows() -> None:
@@ -119,7 +119,7 @@ async def test_zero_wait_waits_while_the_queue_still_grows() -> None:
     assert model.calls == [5]
     assert [a.scores.tolist() for a in answers] == [[0.0], [2.0], [4.0], [6.0], [8.0]]
     # A lone request is answered after one turn: nothing grew.
-    await batcher.submit({"x": np.array([1.0])}, 1)
+    await batcher.enqueue({"x": np.array([1.0])}, 1)
     assert model.calls == [5, 1]
     batcher.close()
 
@@ -156,7 +156,7 @@ async def test_a_full_batch_goes_at_once_without_waiting_for_max_wait() -> None:
     batcher = Batcher(model.predict, BatchPolicy(True, 4, 10_000.0), lambda r, q: None)
     loop = asyncio.get_running_loop()
     start = loop.time()
-    await asyncio.gather(*(batcher.submit({"x": np.array([float(i)])}, 1) for i in range(4)))
+    await asyncio.gather(*(batcher.enqueue({"x": np.array([float(i)])}, 1) for i in range(4)))
     assert loop.time() - start < 5.0 and model.calls == [4]
     batcher.close()
 
@@ -167,7 +167,7 @@ async def test_max_wait_lets_later_requests_join() -> None:
 
     async def late(i: int) -> Prediction:
         await asyncio.sleep(0.005 * i)  # arrive over 15 ms, well inside the 500 ms wait
-        return await batcher.submit({"x": np.array([float(i)])}, 1)
+        return await batcher.enqueue({"x": np.array([float(i)])}, 1)
 
     answers = await asyncio.gather(*(late(i) for i in range(4)))
     assert model.calls == [4]
@@ -178,13 +178,13 @@ async def test_max_wait_lets_later_requests_join() -> None:
 async def test_closing_fails_what_is_queued_and_refuses_more() -> None:
     model = Model()
     batcher = Batcher(model.predict, BatchPolicy(True, 64, 10_000.0), lambda r, q: None)
-    queued = asyncio.ensure_future(batcher.submit({"x": np.array([1.0])}, 1))
+    queued = asyncio.ensure_future(batcher.enqueue({"x": np.array([1.0])}, 1))
     await asyncio.sleep(0)
     batcher.close()
     with pytest.raises(RuntimeError, match="closed"):
         await queued
     with pytest.raises(RuntimeError, match="closed"):
-        await batcher.submit({"x": np.array([1.0])}, 1)
+        await batcher.enqueue({"x": np.array([1.0])}, 1)
     assert model.calls == []
 
 
@@ -200,7 +200,7 @@ async def test_a_batch_of_offload_size_runs_in_a_thread_and_answers_everyone() -
 
     batcher = Batcher(predict, BatchPolicy(True, 64, 0.0, offload_rows=4), lambda r, q: None)
     answers = await asyncio.gather(
-        *(batcher.submit({"x": np.array([float(i), 1.0])}, 2) for i in range(3))
+        *(batcher.enqueue({"x": np.array([float(i), 1.0])}, 2) for i in range(3))
     )
     assert [a.scores.tolist() for a in answers] == [[0.0, 2.0], [2.0, 2.0], [4.0, 2.0]]
     assert model.calls == [6] and threads and threads[0] != "MainThread"

@@ -32,7 +32,10 @@ def serve_command(
         typer.Option(
             min=0.0,
             max=1000.0,
-            help="How long a request may wait for company (default 0: only what arrived together).",
+            help=(
+                "How long a request may wait for company (default 0: no timer, a batch "
+                "goes once requests stop arriving)."
+            ),
         ),
     ] = None,
 ) -> None:

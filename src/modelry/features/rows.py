@@ -51,9 +51,11 @@ from modelry.features.numeric import NumericEncoder
 from modelry.features.values import invalid_value, to_float
 
 MAX_ROWS = 16
-"""Up to this many rows the row path is faster. For the bank model (19 encoders, 187 dense
-columns) it takes ~22 µs for 1 row and ~120 µs for 16, against ~130 and ~210 µs
-vectorised; the two cross near 35 rows (bench/preprocess.py)."""
+"""Up to this many rows the row path is used, where it is clearly faster. For the bank model
+(19 encoders, 187 dense columns) the compiled row path took ~18 µs for 1 row and ~110 µs
+for 16 (records, as V1 hands them over), against ~210 and ~280 µs vectorised on the same
+input (``bench/preprocess.py [--vectorised]``, medians on a noisy 2-core VM); before the
+compiled path the two crossed near 35 rows."""
 
 LOG_CACHE_LIMIT = 4096
 """Memoised log1p results per column; beyond this, values are computed, not stored."""

@@ -237,11 +237,7 @@ def records_to_columns(
             raise _record_keys_error(row, record, spec)
     if len(instances) <= MAX_ROWS and not check_finite and _clean_records(spec, instances):
         return Records(instances, spec.names), len(instances)
-    if len(instances) == 1:
-        record = instances[0]
-        values = {name: [record[name]] for name in spec.names}
-    else:
-        values = {name: [record[name] for record in instances] for name in spec.names}
+    values = {name: [record[name] for record in instances] for name in spec.names}
     columns = build_columns(spec, values, "instances[{row}].{col}", check_finite=check_finite)
     return columns, len(instances)
 
@@ -314,9 +310,7 @@ def _plain_columns(
         return None
     if len(columns) != len(raw_inputs) or not 0 < n <= MAX_ROWS:
         return None
-    numbers = chain.from_iterable(map(columns.__getitem__, spec.numbers))
-    strings = chain.from_iterable(map(columns.__getitem__, spec.strings))
-    if not (set(map(type, numbers)) <= _NUMBER_TYPES and set(map(type, strings)) <= _STRING_TYPES):
+    if not _clean(spec, columns):
         return None
     if n == 1:  # one row: one record, which joins a batch as V1's records do
         return Records([{name: values[0] for name, values in columns.items()}], spec.names), 1

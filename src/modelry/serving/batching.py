@@ -5,7 +5,8 @@ A :class:`Batcher` queues requests and flushes the queue once it stops growing
 next turn, and waits one more turn only while the last turn added requests, at most
 :data:`STILL_TURNS` turns) or ``max_wait_ms`` after the first request; a queue of
 ``max_batch_size`` rows goes at once. The flush concatenates the columns, predicts
-once and hands each request its own slice. A lone request waits one loop turn;
+once and hands each request its own slice (or, with a finish, its rows of the
+batch's converted output). A lone request waits one loop turn;
 under load, requests whose bytes arrive a few turns apart (the responses of the
 last batch reach their clients one by one, and so do their next requests) join
 one batch instead of forming several small ones. With 8 connections that doubled
@@ -66,8 +67,9 @@ class BatchPolicy:
     Args:
         enabled: Batch concurrent requests.
         max_batch_size: Most rows per predict call (a larger request runs alone).
-        max_wait_ms: Longest a request waits for company; 0 (the default) joins the
-            requests that arrived together and makes nobody wait.
+        max_wait_ms: Longest a request waits for company; 0 (the default) sets no
+            timer: a batch goes on the next loop turn, or a few turns later while
+            requests keep arriving (see :class:`Batcher`).
         offload_rows: Predicts of this many rows or more run in a worker thread.
     """
 
@@ -164,7 +166,7 @@ class Batcher:
 
     Example:
         >>> batcher = Batcher(runtime.predict, BatchPolicy(enabled=True), observe)  # doctest: +SKIP
-        >>> prediction = await batcher.submit({"age": np.array([41.0])}, 1)  # doctest: +SKIP
+        >>> prediction = await batcher.enqueue({"age": np.array([41.0])}, 1)  # doctest: +SKIP
     """
 
     def __init__(self, predict: PredictFn, policy: BatchPolicy, observe: Observe) -> None:
@@ -178,11 +180,6 @@ class Batcher:
         self._closed = False
         self._seen = 0  # requests queued when the zero-wait flush last looked
         self._turns = 0  # turns the zero-wait flush has waited
-
-    async def submit(self, columns: Mapping[str, Any], rows: int) -> Prediction:
-        """Queue one request's columns; returns its own rows' prediction."""
-        prediction: Prediction = await self.enqueue(columns, rows)
-        return prediction
 
     def enqueue(
         self, columns: Mapping[str, Any], rows: int, finish: Finish | None = None
