@@ -11,8 +11,9 @@
 # request (user + system of the server process; the hypervisor's steal is not charged to it).
 #
 # Usage: bench/serve/ab.sh A_SRC [PAIRS]
+#        A_API=v1 B_API=v2 bench/serve/ab.sh src [PAIRS]    (V2 against V1 in this tree)
 # Env:   MODELRY_HOME (a registry holding $MODEL; default /tmp/modelry-bench-home), MODEL=bank,
-#        API=v1|v2 (default v1), PAYLOADS (default /tmp/modelry-bench-serve/payloads, from
+#        API=v1|v2 (default v1; A_API and B_API set each side apart), PAYLOADS (default /tmp/modelry-bench-serve/payloads, from
 #        payloads.py), DUR=4 CONNS=8 SERVER_CPU=0 LOAD_CPU=1 PORT=8090, SERVE_ARGS.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -21,16 +22,23 @@ A_SRC=${1:?usage: bench/serve/ab.sh A_SRC [PAIRS]}
 PAIRS=${2:-6}
 export MODELRY_HOME=${MODELRY_HOME:-/tmp/modelry-bench-home}
 MODEL=${MODEL:-bank} API=${API:-v1} PAYLOADS=${PAYLOADS:-/tmp/modelry-bench-serve/payloads}
+A_API=${A_API:-$API} B_API=${B_API:-$API}
 DUR=${DUR:-4} CONNS=${CONNS:-8} SERVER_CPU=${SERVER_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
 PORT=${PORT:-8090} SERVE_ARGS=${SERVE_ARGS:-}
 [[ -d $A_SRC/modelry ]] || { echo "$A_SRC/modelry is not a modelry source tree"; exit 2; }
-case $API in
-  v1) URL=http://127.0.0.1:$PORT/v1/models/$MODEL:predict ;;
-  v2) URL=http://127.0.0.1:$PORT/v2/models/$MODEL/infer ;;
-  *) echo "API must be v1 or v2"; exit 2 ;;
-esac
-BODY=$PAYLOADS/$API.json
-[[ -f $BODY ]] || { echo "$BODY is missing: run bench/serve/payloads.py (see README.md)"; exit 2; }
+url_of() {
+  case $1 in
+    v1) echo "http://127.0.0.1:$PORT/v1/models/$MODEL:predict" ;;
+    v2) echo "http://127.0.0.1:$PORT/v2/models/$MODEL/infer" ;;
+    *) echo "API must be v1 or v2" >&2; exit 2 ;;
+  esac
+}
+url_of "$A_API" >/dev/null
+url_of "$B_API" >/dev/null
+for api in "$A_API" "$B_API"; do
+  [[ -f $PAYLOADS/$api.json ]] || {
+    echo "$PAYLOADS/$api.json is missing: run bench/serve/payloads.py (see README.md)"; exit 2; }
+done
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   echo "port $PORT is already in use on 127.0.0.1"; exit 1
 fi
@@ -39,7 +47,9 @@ SERVER=""
 stop() { [[ -n $SERVER ]] && { kill -TERM -- -"$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }; SERVER=""; }
 trap stop EXIT
 
-measure() {  # label, source tree
+measure() {  # label, source tree, API
+  local URL BODY=$PAYLOADS/$3.json
+  URL=$(url_of "$3")
   # shellcheck disable=SC2086
   PYTHONPATH=$2 setsid taskset -c "$SERVER_CPU" "$ROOT/.venv/bin/modelry" serve --host 127.0.0.1 \
     --port "$PORT" --models "$MODEL" $SERVE_ARGS >"$OUT.log" 2>&1 &
@@ -59,8 +69,8 @@ measure() {  # label, source tree
 }
 
 for pair in $(seq "$PAIRS"); do
-  if ((pair % 2)); then measure A "$A_SRC"; measure B "$ROOT/src"
-  else measure B "$ROOT/src"; measure A "$A_SRC"; fi
+  if ((pair % 2)); then measure A "$A_SRC" "$A_API"; measure B "$ROOT/src" "$B_API"
+  else measure B "$ROOT/src" "$B_API"; measure A "$A_SRC" "$A_API"; fi
 done >/dev/null
 
 "$ROOT/.venv/bin/python" - "$OUT" <<'PY'
@@ -81,9 +91,10 @@ med = {k: {m: st.median(r[m] for r in rs) for m in ("rps", "lat_p99_ms", "cpu_us
        for k, rs in rows.items()}
 pairs = [round(b["rps"] / a["rps"], 3) for a, b in zip(rows["A"], rows["B"])]
 print(f"req/s median A {med['A']['rps']:.0f}, B {med['B']['rps']:.0f}: B/A "
-      f"{med['B']['rps'] / med['A']['rps']:.3f} (pairs {pairs})")
+      f"{med['B']['rps'] / med['A']['rps']:.3f} (pairs {pairs}, median {st.median(pairs):.3f})")
+cpu_pairs = [b["cpu_us"] / a["cpu_us"] for a, b in zip(rows["A"], rows["B"])]
 print(f"CPU µs/request median A {med['A']['cpu_us']:.0f}, B {med['B']['cpu_us']:.0f}: B/A "
-      f"{med['B']['cpu_us'] / med['A']['cpu_us']:.3f}")
+      f"{med['B']['cpu_us'] / med['A']['cpu_us']:.3f} (median of pairs {st.median(cpu_pairs):.3f})")
 print(f"p99 ms median A {med['A']['lat_p99_ms']:.2f}, B {med['B']['lat_p99_ms']:.2f}")
 PY
 rm -f "$OUT" "$OUT.log"

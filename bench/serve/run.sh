@@ -4,8 +4,9 @@
 #
 # Single-instance requests on loopback: each server pinned to core $SERVER_CPU, wrk to core
 # $LOAD_CPU (1 thread, $CONNS connections), a $WARM s warm-up, then $DUR s measured; systems
-# interleaved floor, v1, v2, seed, mlserver, floor, v1, ... ($ROUNDS rounds). Writes the raw results
-# under $OUT, prints a markdown table and appends it, with the exact command, to bench/RESULTS.md.
+# interleaved floor, v1, v2, seed, mlserver, then the reverse order, ... ($ROUNDS rounds). Writes
+# the raw results under $OUT, prints a markdown table and appends it, with the exact command, to
+# bench/RESULTS.md.
 #
 # Peers (started exactly as ../shared/anchors/run_round.sh starts them, see README.md for setup):
 #   seed      the founding document's Flask + Keras app (anchors' seed_app.py, Flask dev server,
@@ -171,8 +172,14 @@ session_cpu() {
 
 # wrk stops at -d; `timeout` only guards against a wrk that hangs (a stuck server must not stall
 # the run); a failed measurement is recorded as null and the run goes on.
+# Even rounds run the systems in reverse order, so that none always follows the same one.
 for round in $(seq 1 "$ROUNDS"); do
-  for sys in "${SYSTEMS[@]}"; do
+  order=("${SYSTEMS[@]}")
+  if ((round % 2 == 0)); then
+    order=()
+    for ((i = ${#SYSTEMS[@]} - 1; i >= 0; i--)); do order+=("${SYSTEMS[i]}"); done
+  fi
+  for sys in "${order[@]}"; do
     url=$(url_of $sys) body=$(body_of $sys)
     BODY_FILE=$body timeout $((WARM + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WARM}s" \
       --timeout 10s -s "$HERE/post.lua" "$url" >"$OUT/logs/r$round-$sys.warmup.txt" 2>&1 || true

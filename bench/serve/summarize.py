@@ -114,12 +114,13 @@ def main() -> None:
         out[-1] += "; by CPU time per request: " + ", ".join(
             f"{s} {_num(statistics.median(v))}" for s, v in cpu_ratios.items()
         )
-    v1 = [r["wrk"]["rps"] for r in rows if r["system"] == "v1" and r["wrk"]]
-    v2 = [r["wrk"]["rps"] for r in rows if r["system"] == "v2" and r["wrk"]]
-    if v1 and v2:
-        out[-1] += f"; V2 / V1 {statistics.median(v2) / statistics.median(v1):.2f}"
-    out[-1] += "."
     v1_by_round = _rps_by_round(rows, "v1")
+    v2_by_round = _rps_by_round(rows, "v2")
+    v2_to_v1 = [v2_by_round[rnd] / rps for rnd, rps in v1_by_round.items() if rnd in v2_by_round]
+    if v2_to_v1:  # measured one after the other in each round: the median of the rounds' ratios
+        out[-1] += f"; V2 / V1 {statistics.median(v2_to_v1):.2f} (median of the rounds' ratios"
+        out[-1] += ", " + " / ".join(f"{x:.2f}" for x in v2_to_v1) + ")"
+    out[-1] += "."
     peers = [p for p in PEER_NAMES if any(r["system"] == p for r in rows)]
     for peer in peers:
         by_round = _rps_by_round(rows, peer)
