@@ -331,3 +331,18 @@ def test_one_row_that_is_not_plain_takes_the_general_path(
     with pytest.raises(InvalidInputError) as info:
         request_columns(v2_request(inputs), SPEC)
     assert info.value.message.startswith(message), info.value.message
+
+
+def test_the_compiled_reader_binds_column_names_it_never_writes_into_its_source() -> None:
+    odd = InputSpec({'it\'s "odd"\n': "number", "__import__('os').system('false')": "string"})
+    inputs = [
+        {"name": name, "datatype": "FP64" if kind == "number" else "BYTES", "shape": [1],
+         "data": [1.5] if kind == "number" else ["x"]}
+        for name, kind in odd.kinds.items()
+    ]  # fmt: skip
+    columns, n = request_columns(v2_request(inputs), odd)
+    assert type(columns) is Records  # the compiled reader read it
+    assert n == 1 and dict(columns) == {
+        'it\'s "odd"\n': [1.5],
+        "__import__('os').system('false')": ["x"],
+    }

@@ -302,9 +302,10 @@ def _compile_plain_reader(spec: InputSpec) -> PlainReader:
     missing key, an unhashable datatype, a float shape) returns None, and the general
     path reads the request and names the mistake.
 
-    Every input is straight-line code against constants bound by name: a 19-column
-    bank request is read in ~5 µs instead of ~14 for a loop over the inputs. The source
-    holds only integers and generated names.
+    Every input is straight-line code against constants bound by name: a one-row bank
+    request (19 inputs) is read in ~7 µs, its record included, instead of ~14 for a loop
+    over the inputs. The source holds only integers and generated names: column names
+    are bound in its namespace, never written into it.
     """
     m = len(spec.names)
     if not m:
