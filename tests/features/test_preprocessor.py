@@ -296,3 +296,21 @@ def test_configured_missing_tokens_are_missing_at_fit_and_at_predict() -> None:
     coded = Coded(codes=np.array([1, -1, 0]), categories=np.array(["a", "unknown"], dtype=object))
     out = again.transform({"job": coded}).dense
     assert out[0].tolist() == out[1].tolist() == plain[0].tolist()
+
+
+def test_quantile_bins_land_in_their_block_of_the_whole_matrix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import modelry.features.preprocessor as module
+
+    features = [FEATURES[0], NumericFeature(name="balance", bins=4), *FEATURES[2:5]]
+    pre = Preprocessor(features=features).fit(table())
+    balance = next(e for e in pre.encoders_ if e.name == "balance")
+    assert len(balance.edges_) == 3  # type: ignore[union-attr]  # four bins, after other columns
+    columns = table(n=1000, seed=3)
+    whole = pre.transform(columns)
+    block = whole.dense[:, pre.groups_["balance"]["dense"]]
+    np.testing.assert_array_equal(block, balance.transform(columns["balance"]))
+    assert (block[:, -4:].sum(axis=1) == 1.0).all()  # one bin per row
+    monkeypatch.setattr(module, "CHUNK_BYTES", 1000)  # chunks: row slices of the matrix
+    np.testing.assert_array_equal(pre.transform(columns).dense, whole.dense)

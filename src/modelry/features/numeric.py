@@ -127,8 +127,10 @@ class NumericEncoder(Encoder[NumericFeature]):
             raw = prepared if prepared.ndim == 1 else prepared[:, 0]
             first = start + (2 if self.indicator_ else 1)
             bins = np.searchsorted(np.asarray(self.edges_), raw, side="right")
-            out[:, first : first + len(self.edges_) + 1] = 0.0
-            out[np.arange(len(raw)), first + bins] = 1.0
+            # One flat index per row into the zeroed block: a third of a 2-D fancy index's cost.
+            width = out.shape[1]
+            flat = out.reshape(-1, copy=False)  # a view (out is C-contiguous), never a copy
+            flat[np.arange(first, first + len(raw) * width, width) + bins] = 1.0
         if prepared.ndim == 1 and not self.log1p_ and len(prepared) <= SMALL:
             # The same float64 arithmetic and float32 rounding as below, minus numpy's cost.
             inverse = 1.0 / self.std_
