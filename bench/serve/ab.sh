@@ -13,7 +13,8 @@
 # Usage: bench/serve/ab.sh A_SRC [PAIRS]
 #        A_API=v1 B_API=v2 bench/serve/ab.sh src [PAIRS]    (V2 against V1 in this tree)
 # Env:   MODELRY_HOME (a registry holding $MODEL; default /tmp/modelry-bench-home), MODEL=bank,
-#        API=v1|v2 (default v1; A_API and B_API set each side apart), PAYLOADS (default /tmp/modelry-bench-serve/payloads, from
+#        API=v1|v2|v2b (default v1; v2b: V2 with binary tensors, as tritonclient sends them;
+#        A_API and B_API set each side apart), PAYLOADS (default /tmp/modelry-bench-serve/payloads, from
 #        payloads.py), DUR=4 CONNS=8 SERVER_CPU=0 LOAD_CPU=1 PORT=8090, SERVE_ARGS.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -29,15 +30,17 @@ PORT=${PORT:-8090} SERVE_ARGS=${SERVE_ARGS:-}
 url_of() {
   case $1 in
     v1) echo "http://127.0.0.1:$PORT/v1/models/$MODEL:predict" ;;
-    v2) echo "http://127.0.0.1:$PORT/v2/models/$MODEL/infer" ;;
-    *) echo "API must be v1 or v2" >&2; exit 2 ;;
+    v2 | v2b) echo "http://127.0.0.1:$PORT/v2/models/$MODEL/infer" ;;
+    *) echo "API must be v1, v2 or v2b" >&2; exit 2 ;;
   esac
 }
 url_of "$A_API" >/dev/null
 url_of "$B_API" >/dev/null
+body_of() { case $1 in v2b) echo "$PAYLOADS/v2b.bin" ;; *) echo "$PAYLOADS/$1.json" ;; esac; }
+header_length_of() { [[ $1 == v2b ]] && cat "$PAYLOADS/v2b.header-length" || true; }
 for api in "$A_API" "$B_API"; do
-  [[ -f $PAYLOADS/$api.json ]] || {
-    echo "$PAYLOADS/$api.json is missing: run bench/serve/payloads.py (see README.md)"; exit 2; }
+  [[ -f $(body_of "$api") ]] || {
+    echo "$(body_of "$api") is missing: run bench/serve/payloads.py (see README.md)"; exit 2; }
 done
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   echo "port $PORT is already in use on 127.0.0.1"; exit 1
@@ -48,14 +51,17 @@ stop() { [[ -n $SERVER ]] && { kill -TERM -- -"$SERVER" 2>/dev/null || true; wai
 trap stop EXIT
 
 measure() {  # label, source tree, API
-  local URL BODY=$PAYLOADS/$3.json
-  URL=$(url_of "$3")
+  local URL BODY HEADER_LENGTH
+  URL=$(url_of "$3") BODY=$(body_of "$3") HEADER_LENGTH=$(header_length_of "$3")
+  export HEADER_LENGTH
   # shellcheck disable=SC2086
   PYTHONPATH=$2 setsid taskset -c "$SERVER_CPU" "$ROOT/.venv/bin/modelry" serve --host 127.0.0.1 \
     --port "$PORT" --models "$MODEL" $SERVE_ARGS >"$OUT.log" 2>&1 &
   SERVER=$!
+  local extra=()
+  [[ -n $HEADER_LENGTH ]] && extra=(-H "Inference-Header-Content-Length: $HEADER_LENGTH")
   for _ in $(seq 100); do
-    curl -s -o /dev/null -X POST --data-binary @"$BODY" "$URL" && break
+    curl -s -o /dev/null -X POST "${extra[@]}" --data-binary @"$BODY" "$URL" && break
     sleep 0.2
   done
   BODY_FILE=$BODY taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s -s "$HERE/post.lua" "$URL" >/dev/null

@@ -3,7 +3,10 @@
     python payloads.py CSV OUTDIR [--row N]
 
 ``v1.json``: ``{"instances": [record]}``; ``v2.json``: one V2 tensor per column (BYTES for
-strings, FP64 for numbers, shape [1]); ``const.json``: the same record for the floor. The record
+strings, FP64 for numbers, shape [1]); ``v2b.bin``: the same tensors with their data in the binary
+tensor extension, as tritonclient sends them by default (its JSON header's length in
+``v2b.header-length``, for the ``Inference-Header-Content-Length`` header);
+``const.json``: the same record for the floor. The record
 is row N of the CSV (``;``-separated bank file or ``,``), without the target ``y`` and the dropped
 ``duration``.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import struct
 from pathlib import Path
 
 DROP = {"y", "duration"}
@@ -23,6 +27,15 @@ def _value(text: str) -> float | str:
         return float(text) if any(c in text for c in ".eE") else int(text)
     except ValueError:
         return text
+
+
+def _binary(value: float | str) -> bytes:
+    """One element in the binary tensor extension: FP64 little-endian, or a BYTES element
+    (4-byte little-endian length, then UTF-8)."""
+    if isinstance(value, str):
+        data = value.encode()
+        return len(data).to_bytes(4, "little") + data
+    return struct.pack("<d", value)
 
 
 def main() -> None:
@@ -48,6 +61,13 @@ def main() -> None:
         for k, v in instance.items()
     ]
     (args.out / "v2.json").write_text(json.dumps({"inputs": inputs}))
+    blobs = [_binary(item["data"][0]) for item in inputs]
+    for item, blob in zip(inputs, blobs, strict=True):
+        del item["data"]
+        item["parameters"] = {"binary_data_size": len(blob)}
+    head = json.dumps({"inputs": inputs}).encode()
+    (args.out / "v2b.bin").write_bytes(head + b"".join(blobs))
+    (args.out / "v2b.header-length").write_text(str(len(head)))
     (args.out / "const.json").write_text(json.dumps({"instances": [instance]}))
 
 

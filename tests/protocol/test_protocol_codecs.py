@@ -26,7 +26,7 @@ from modelry.protocol.predictions import (
     relabel_row_error,
     rows_to_tensors,
 )
-from modelry.protocol.v2 import InputTensor
+from modelry.protocol.v2 import NUMPY_DTYPES, InputTensor
 
 SPEC = InputSpec({"age": "number", "job": "string", "score": "number"})
 
@@ -134,7 +134,48 @@ def test_tensors_become_columns() -> None:
     columns, n = tensors_to_columns(inputs, SPEC)
     assert n == 2
     assert columns["age"] == [1, 2] and columns["job"] == ["a", "b"]  # JSON data: lists
-    assert columns["score"].tolist() == [0.5, 1.5]  # type: ignore[union-attr]  # binary
+    assert columns["score"] == [0.5, 1.5]  # binary, a few rows: a list as JSON would give
+
+
+def binary_tensor(name: str, datatype: str, values: list[Any]) -> InputTensor:
+    if datatype == "BYTES":
+        raw = b"".join(len(v.encode()).to_bytes(4, "little") + v.encode() for v in values)
+    else:
+        raw = np.array(values, dtype=NUMPY_DTYPES[datatype]).tobytes()
+    return InputTensor(name, datatype, [len(values)], None, raw)
+
+
+@pytest.mark.parametrize("rows", [2, MAX_ROWS + 1])
+def test_binary_tensors_read_as_json_ones(rows: int) -> None:
+    ages, jobs = [41, 30] * rows, ["a", "b"] * rows
+    inputs = [
+        binary_tensor("age", "INT32", ages[:rows]),
+        binary_tensor("job", "BYTES", jobs[:rows]),
+        binary_tensor("score", "BOOL", [True, False] * (rows // 2) + [True] * (rows % 2)),
+    ]
+    columns, n = tensors_to_columns(inputs, SPEC)
+    as_json, m = tensors_to_columns(
+        [tensor("age", "INT64", ages[:rows]), tensor("job", "BYTES", jobs[:rows]),
+         tensor("score", "BOOL", [True, False] * (rows // 2) + [True] * (rows % 2))],
+        SPEC,
+    )  # fmt: skip
+    assert n == m == rows
+    for name in ("age", "job", "score"):
+        assert type(columns[name]) is type(as_json[name])  # lists up to MAX_ROWS, then arrays
+        assert list(columns[name]) == list(as_json[name])
+    assert list(columns["score"])[:2] == [1.0, 0.0]  # booleans as 0/1
+
+
+@pytest.mark.parametrize("rows", [1, MAX_ROWS + 1])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_binary_numbers_must_be_finite(rows: int, bad: float) -> None:
+    inputs = [
+        binary_tensor("age", "FP64", [41.0] * (rows - 1) + [bad]),
+        tensor("job", "BYTES", ["a"] * rows),
+        tensor("score", "FP64", [0.5] * rows),
+    ]
+    with pytest.raises(InvalidInputError, match=rf"age\[{rows - 1}\]: expected a finite number"):
+        tensors_to_columns(inputs, SPEC)
 
 
 def test_empty_tensors_are_refused() -> None:

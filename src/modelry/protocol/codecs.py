@@ -388,7 +388,10 @@ def tensors_to_columns(
         if item.datatype not in allowed[name]:
             raise _datatype_error(item, spec.kinds[name])
         if item.binary is not None:
-            binary[name] = _binary_column(item, rows)
+            if rows <= MAX_ROWS:  # a request: values as JSON would have sent them
+                json_values[name] = _binary_values(item, rows)
+            else:
+                binary[name] = _binary_column(item, rows)
             continue
         data = item.data or []
         if len(shape) == 2 and data and type(data[0]) is list:  # nested [[v], [v], ...]
@@ -449,7 +452,9 @@ def _rows_of(item: InputTensor) -> int:
     )
 
 
-def _binary_column(item: InputTensor, rows: int) -> np.ndarray:
+def _binary_data(item: InputTensor, rows: int) -> list[str] | np.ndarray:
+    """A binary tensor's elements, sizes checked: a BYTES tensor's strings, else its
+    numbers as an array of the wire's type."""
     name, raw = item.name, item.binary
     assert raw is not None
     if item.datatype == "BYTES":
@@ -458,14 +463,32 @@ def _binary_column(item: InputTensor, rows: int) -> np.ndarray:
             raise InvalidInputError(
                 f"{name}: shape {item.shape} needs {rows} values, got {len(values)}", field=name
             )
-        return string_column(values, name + "[{}]")
+        return values
     dtype = NUMPY_DTYPES[item.datatype]
     if len(raw) != rows * dtype.itemsize:
         raise InvalidInputError(
             f"{name}: {len(raw)} bytes of binary data for {rows} {item.datatype} values",
             field=name,
         )
-    array = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(np.float64)
+    return np.frombuffer(raw, dtype=dtype.newbyteorder("<"))
+
+
+def _binary_values(item: InputTensor, rows: int) -> list[Any]:
+    """A few rows of a binary tensor as a list, checked as JSON values are checked
+    (numbers finite, booleans as 0/1): they then go the way of a JSON request's values,
+    row path included. Larger tensors stay arrays (:func:`_binary_column`)."""
+    data, where = _binary_data(item, rows), item.name + "[{}]"
+    if isinstance(data, list):
+        return string_values(data, where)
+    return number_values(data.tolist(), where, check_finite=True)
+
+
+def _binary_column(item: InputTensor, rows: int) -> np.ndarray:
+    """A binary tensor as a column: object strings, or float64 numbers, all finite."""
+    data, name = _binary_data(item, rows), item.name
+    if isinstance(data, list):
+        return string_column(data, name + "[{}]")
+    array = data.astype(np.float64)
     if not np.isfinite(array).all():
         row = int(np.flatnonzero(~np.isfinite(array))[0])
         raise _bad(f"{name}[{row}]", "a finite number", float(array[row]))

@@ -135,19 +135,35 @@ def input_tensors(request: ParsedInferRequest) -> list[InputTensor]:
 
 
 def _parse_input(i: int, item: Any) -> tuple[InputTensor, int | None]:
-    """One input tensor, checked field by field; the binary data size if it has one."""
-    path = f"inputs[{i}]"
-    _want(item, dict, path, "a tensor object")
-    name = _want(item.get("name"), str, f"{path}.name", "a string")
-    datatype = _want(item.get("datatype"), str, f"{path}.datatype", "a datatype string")
-    shape = _want(item.get("shape"), list, f"{path}.shape", "a list of integers")
-    params = _want(item.get("parameters") or {}, dict, f"{path}.parameters", "an object")
+    """One input tensor, checked field by field; the binary data size if it has one.
+
+    The fields are checked together and a path is only formatted for a mistake:
+    a request of many inputs pays no string building for valid ones.
+    """
+    if not isinstance(item, dict):
+        raise _field_error(f"inputs[{i}]", "a tensor object", item)
+    fields: Any = item  # each field is checked below
+    name, datatype, shape = fields.get("name"), fields.get("datatype"), fields.get("shape")
+    params = fields.get("parameters") or {}
+    if not (
+        isinstance(name, str)
+        and isinstance(datatype, str)
+        and isinstance(shape, list)
+        and isinstance(params, dict)
+    ):
+        path = f"inputs[{i}]"
+        _want(name, str, f"{path}.name", "a string")
+        _want(datatype, str, f"{path}.datatype", "a datatype string")
+        _want(shape, list, f"{path}.shape", "a list of integers")
+        _want(params, dict, f"{path}.parameters", "an object")
     size = params.get("binary_data_size")
     if size is not None:
         if type(size) is not int or size < 0:
-            raise _field_error(f"{path}.parameters.binary_data_size", "a byte count", size)
+            raise _field_error(f"inputs[{i}].parameters.binary_data_size", "a byte count", size)
         return InputTensor(name, datatype, shape, None), size
-    data = _want(item.get("data"), list, f"{path}.data", "a list")
+    data = fields.get("data")
+    if not isinstance(data, list):
+        raise _field_error(f"inputs[{i}].data", "a list", data)
     return InputTensor(name, datatype, shape, data), None
 
 
