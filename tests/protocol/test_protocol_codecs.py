@@ -289,11 +289,31 @@ def test_a_plain_v2_request_is_read_by_the_compiled_reader_as_the_general_path_r
     assert SPEC.plain_reader() is SPEC.plain_reader()  # compiled once per spec
 
 
-def test_inputs_in_another_order_take_the_general_path_and_read_the_same() -> None:
+def test_inputs_in_another_order_are_put_in_order_and_read_the_same() -> None:
     shuffled = [PLAIN[2], PLAIN[0], PLAIN[1]]
-    assert SPEC.plain_reader()(v2_request(shuffled).raw_inputs) is None
+    assert SPEC.plain_reader()(v2_request(shuffled).raw_inputs) is None  # the reader's order
     columns, n = request_columns(v2_request(shuffled), SPEC)
     assert n == 2 and dict(columns) == {"age": [41, 30], "job": ["a", "b"], "score": [0.5, 1.5]}
+    one = [{**item, "shape": [1], "data": item["data"][:1]} for item in shuffled]
+    columns, n = request_columns(v2_request(one), SPEC)
+    assert type(columns) is Records and n == 1  # the compiled reader read it, once in order
+    assert columns.rows == [{"age": 41, "job": "a", "score": 0.5}]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ([PLAIN[2], PLAIN[0], PLAIN[0]], "inputs[2].name: duplicate input 'age'"),
+        ([PLAIN[2], PLAIN[0]], "inputs: missing input 'job'"),
+        ([PLAIN[2], PLAIN[0], {**PLAIN[1], "name": ["job"]}], "inputs[2].name: expected a string"),
+    ],
+)
+def test_names_that_cannot_be_put_in_order_are_named_by_the_general_path(
+    inputs: list[Any], message: str
+) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        request_columns(v2_request(inputs), SPEC)
+    assert info.value.message.startswith(message), info.value.message
 
 
 @pytest.mark.parametrize("rows", [MAX_ROWS, MAX_ROWS + 1])
