@@ -305,6 +305,7 @@ def test_inputs_in_another_order_are_put_in_order_and_read_the_same() -> None:
     [
         ([PLAIN[2], PLAIN[0], PLAIN[0]], "inputs[2].name: duplicate input 'age'"),
         ([PLAIN[2], PLAIN[0]], "inputs: missing input 'job'"),
+        ([PLAIN[2], PLAIN[0], PLAIN[1], {**PLAIN[1], "name": "x"}], "inputs[3].name: unknown"),
         ([PLAIN[2], PLAIN[0], {**PLAIN[1], "name": ["job"]}], "inputs[2].name: expected a string"),
     ],
 )

@@ -295,7 +295,7 @@ def _in_order(raw_inputs: list[Any], spec: InputSpec) -> list[Any] | None:
     (missing, extra, repeated or not strings: the general path names the mistake)."""
     try:
         by_name = {item["name"]: item for item in raw_inputs}
-        if len(by_name) != len(raw_inputs):
+        if not len(by_name) == len(raw_inputs) == len(spec.names):
             return None
         return [by_name[name] for name in spec.names]
     except (KeyError, TypeError):
