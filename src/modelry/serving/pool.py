@@ -260,6 +260,7 @@ class ModelPool:
         )
         if policy.enabled:
             served.batcher = Batcher(served.run, policy, served._observe)
+        served.spec.plain_reader()  # compiled here, in the loading thread, not by a request
         log.info("loaded %s:%s", entry.name, entry.version)
         return served
 
