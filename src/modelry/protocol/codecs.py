@@ -2,11 +2,14 @@
 
 This is the request path's validation: hand-written, driven by the model's
 input kinds (``"number"`` or ``"string"`` per column), and one pass over the
-data. A record list becomes one Python list per column, checked; a request of
-a few rows keeps those lists as its columns (the preprocessor's row path reads
-them directly), a larger one gets one numpy array per column: float64 for
-numbers (``null`` is missing, NaN), object for strings (``null`` is missing,
-None). Every mistake is an :class:`InvalidInputError` naming the field and the
+data. A few clean V1 records stay records; other record lists become one Python
+list per column, checked; a request of a few rows keeps those lists as its
+columns (the preprocessor's row path reads them directly), a larger one gets one
+numpy array per column: float64 for numbers (``null`` is missing, NaN), object
+for strings (``null`` is missing, None). The common V2 request is read by a
+function compiled per model (:meth:`InputSpec.plain_reader`), anything else by
+the general tensor path; a few rows of binary tensors become lists as JSON ones
+do. Every mistake is an :class:`InvalidInputError` naming the field and the
 instance index (``instances[3].age``).
 
 JSON parsed by orjson never holds NaN or infinities (orjson refuses them), so
