@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -274,7 +274,7 @@ def test_a_plain_v2_request_is_read_by_the_compiled_reader_as_the_general_path_r
     from modelry.protocol.wire import input_tensors
 
     request = v2_request(PLAIN)
-    fast = SPEC.plain_reader()(request.raw_inputs)
+    fast = SPEC.plain_reader()(request.raw_inputs, b"")
     assert fast is not None  # taken
     general = tensors_to_columns(input_tensors(request), SPEC)
     assert (
@@ -291,7 +291,7 @@ def test_a_plain_v2_request_is_read_by_the_compiled_reader_as_the_general_path_r
 
 def test_inputs_in_another_order_are_put_in_order_and_read_the_same() -> None:
     shuffled = [PLAIN[2], PLAIN[0], PLAIN[1]]
-    assert SPEC.plain_reader()(v2_request(shuffled).raw_inputs) is None  # the reader's order
+    assert SPEC.plain_reader()(v2_request(shuffled).raw_inputs, b"") is None  # the reader's order
     columns, n = request_columns(v2_request(shuffled), SPEC)
     assert n == 2 and dict(columns) == {"age": [41, 30], "job": ["a", "b"], "score": [0.5, 1.5]}
     one = [{**item, "shape": [1], "data": item["data"][:1]} for item in shuffled]
@@ -320,7 +320,7 @@ def test_names_that_cannot_be_put_in_order_are_named_by_the_general_path(
 @pytest.mark.parametrize("rows", [MAX_ROWS, MAX_ROWS + 1])
 def test_the_compiled_reader_takes_up_to_max_rows(rows: int) -> None:
     inputs = [{**item, "shape": [rows], "data": (item["data"] * rows)[:rows]} for item in PLAIN]
-    plain = SPEC.plain_reader()(v2_request(inputs).raw_inputs)
+    plain = SPEC.plain_reader()(v2_request(inputs).raw_inputs, b"")
     assert (plain is not None) == (rows <= MAX_ROWS)
     columns, n = request_columns(v2_request(inputs), SPEC)
     assert n == rows and list(columns["age"]) == [41, 30] * (rows // 2) + [41] * (rows % 2)
@@ -385,7 +385,7 @@ def test_one_row_that_is_not_plain_takes_the_general_path(
 ) -> None:
     inputs = [dict(item) for item in ONE]
     inputs[index].update(change)
-    assert SPEC.plain_reader()(v2_request(inputs).raw_inputs) is None
+    assert SPEC.plain_reader()(v2_request(inputs).raw_inputs, b"") is None
     if message is None:
         columns, n = request_columns(v2_request(inputs), SPEC)
         assert n == 1 and type(columns) is not Records
@@ -408,3 +408,103 @@ def test_the_compiled_reader_binds_column_names_it_never_writes_into_its_source(
         'it\'s "odd"\n': [1.5],
         "__import__('os').system('false')": ["x"],
     }
+
+
+def binary_request(
+    tensors: list[InputTensor], json_inputs: list[dict[str, Any]] | None = None
+) -> Any:
+    """A V2 request whose ``tensors`` travel in the binary extension, as tritonclient sends them."""
+    from modelry.protocol import wire
+
+    assert all(t.binary is not None for t in tensors)
+    head = [
+        {"name": t.name, "datatype": t.datatype, "shape": t.shape,
+         "parameters": {"binary_data_size": len(t.binary or b"")}}
+        for t in tensors
+    ]  # fmt: skip
+    header = orjson.dumps({"inputs": head + (json_inputs or [])})
+    tail = b"".join(t.binary or b"" for t in tensors)
+    return wire.parse_infer_request(header + tail, str(len(header)))
+
+
+BINARY_ROWS = {
+    "age": ("INT64", [41, 30]),
+    "job": ("BYTES", ["a", "b"]),
+    "score": ("FP64", [0.5, 1.5]),
+}
+
+
+@pytest.mark.parametrize("rows", [1, 2, MAX_ROWS + 1])
+@pytest.mark.parametrize("order", [("age", "job", "score"), ("score", "age", "job")])
+def test_binary_requests_are_read_by_the_compiled_binary_reader_as_json_ones(
+    rows: int, order: tuple[str, ...]
+) -> None:
+    tensors = []
+    for name in order:
+        datatype, values = BINARY_ROWS[name]
+        tensors.append(binary_tensor(name, datatype, (values * rows)[:rows]))
+    request = binary_request(tensors)
+    taken = SPEC.plain_reader(binary=True)(request.raw_inputs, request.tail)
+    assert (taken is not None) == (rows <= MAX_ROWS and order == SPEC.names)
+    columns, n = request_columns(request, SPEC)
+    as_json, m = request_columns(
+        v2_request([{"name": t.name, "datatype": "FP64" if t.datatype != "BYTES" else "BYTES",
+                     "shape": [rows], "data": (BINARY_ROWS[t.name][1] * rows)[:rows]}
+                    for t in tensors]),
+        SPEC,
+    )  # fmt: skip
+    assert n == m == rows
+    if taken:  # one row: a record, as JSON's
+        assert type(columns) is type(as_json)
+    # In another order the general path reads it: the binary parts follow the inputs' order
+    # (two numbers of one width swapped by name would otherwise swap their values).
+    assert {k: list(columns[k]) for k in SPEC.names} == {k: list(as_json[k]) for k in SPEC.names}
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+@pytest.mark.parametrize("bad", [np.nan, -np.inf])
+def test_a_non_finite_binary_number_is_named_by_the_general_path(rows: int, bad: float) -> None:
+    tensors = [
+        binary_tensor("age", "FP32", [41.0] * (rows - 1) + [bad]),
+        binary_tensor("job", "BYTES", ["a"] * rows),
+        binary_tensor("score", "FP64", [0.5] * rows),
+    ]
+    request = binary_request(tensors)
+    assert SPEC.plain_reader(binary=True)(request.raw_inputs, request.tail) is None
+    with pytest.raises(InvalidInputError, match=rf"age\[{rows - 1}\]: expected a finite number"):
+        request_columns(request, SPEC)
+
+
+def test_binary_booleans_and_mixed_requests_take_the_general_path() -> None:
+    flags = binary_request(
+        [binary_tensor("age", "BOOL", [True]), binary_tensor("job", "BYTES", ["a"]),
+         binary_tensor("score", "FP64", [0.5])]
+    )  # fmt: skip
+    assert SPEC.plain_reader(binary=True)(flags.raw_inputs, flags.tail) is None
+    assert request_columns(flags, SPEC)[0]["age"] == [1.0]  # a boolean is 0/1
+    mixed = binary_request(
+        [binary_tensor("age", "INT64", [41]), binary_tensor("job", "BYTES", ["a"])],
+        [{"name": "score", "datatype": "FP64", "shape": [1], "data": [0.5]}],
+    )
+    assert SPEC.plain_reader(binary=True)(mixed.raw_inputs, mixed.tail) is None
+    assert dict(request_columns(mixed, SPEC)[0]) == {"age": [41], "job": ["a"], "score": [0.5]}
+
+
+def test_binary_parts_that_do_not_add_up_are_named_by_the_general_path() -> None:
+    from modelry.errors import RequestError
+
+    request = binary_request(
+        [binary_tensor("age", "INT64", [41]), binary_tensor("job", "BYTES", ["a"]),
+         binary_tensor("score", "FP64", [0.5])]
+    )  # fmt: skip
+    short = replace(request, tail=request.tail[:-1])  # one byte of the last part missing
+    assert SPEC.plain_reader(binary=True)(short.raw_inputs, short.tail) is None
+    with pytest.raises(RequestError, match="exceeds the binary data"):
+        request_columns(short, SPEC)
+
+
+def test_binary_parts_in_another_order_keep_their_own_names() -> None:
+    numbers = InputSpec({"a": "number", "b": "number"})  # one width: a swap would go unseen
+    request = binary_request([binary_tensor("b", "FP64", [2.0]), binary_tensor("a", "FP64", [1.0])])
+    columns, n = request_columns(request, numbers)
+    assert n == 1 and dict(columns) == {"a": [1.0], "b": [2.0]}

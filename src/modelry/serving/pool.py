@@ -260,7 +260,8 @@ class ModelPool:
         )
         if policy.enabled:
             served.batcher = Batcher(served.run, policy, served._observe)
-        served.spec.plain_reader()  # compiled here, in the loading thread, not by a request
+        for binary in (False, True):  # compiled here, in the loading thread, not by a request
+            served.spec.plain_reader(binary=binary)
         log.info("loaded %s:%s", entry.name, entry.version)
         return served
 
