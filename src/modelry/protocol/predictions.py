@@ -29,10 +29,6 @@ class Prediction(Protocol):
     def classes(self) -> list[str] | None: ...
 
 
-def _float_datatype(array: np.ndarray) -> Datatype:
-    return "FP32" if array.dtype == np.float32 else "FP64"
-
-
 def output_tensors(
     task: Task, n_classes: int, float_type: Datatype = "FP32"
 ) -> list[TensorMetadata]:
