@@ -508,3 +508,13 @@ def test_binary_parts_in_another_order_keep_their_own_names() -> None:
     request = binary_request([binary_tensor("b", "FP64", [2.0]), binary_tensor("a", "FP64", [1.0])])
     columns, n = request_columns(request, numbers)
     assert n == 1 and dict(columns) == {"a": [1.0], "b": [2.0]}
+
+
+def test_a_binary_string_that_is_not_utf8_is_named_by_the_general_path() -> None:
+    job = InputTensor("job", "BYTES", [1], None, (2).to_bytes(4, "little") + b"\xff\xfe")
+    request = binary_request(
+        [binary_tensor("age", "INT64", [41]), job, binary_tensor("score", "FP64", [0.5])]
+    )
+    assert SPEC.plain_reader(binary=True)(request.raw_inputs, request.tail) is None
+    with pytest.raises(InvalidInputError, match="job: BYTES element is not UTF-8"):
+        request_columns(request, SPEC)
