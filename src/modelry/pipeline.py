@@ -40,7 +40,7 @@ from modelry.data.split import Split, split_rows
 from modelry.errors import ConfigError
 from modelry.explain.attributions import reference_inputs
 from modelry.explain.importance import importance_files
-from modelry.features.config import TextFeature
+from modelry.features.feature_config import TextFeature
 from modelry.features.preprocessor import Encoded, Preprocessor, default_features
 from modelry.nn.modules import TabularNet
 from modelry.registry.card import build_card

@@ -4,7 +4,7 @@ import pytest
 from modelry.data.columns import Coded
 from modelry.errors import InvalidInputError
 from modelry.features.boolean import BooleanEncoder
-from modelry.features.config import BooleanFeature
+from modelry.features.feature_config import BooleanFeature
 
 
 def objects(*values: object) -> np.ndarray:

@@ -4,7 +4,7 @@ import pytest
 from modelry.data.columns import Coded
 from modelry.errors import InvalidInputError, NotFittedError
 from modelry.features.categorical import CategoricalEncoder, default_embedding_dim
-from modelry.features.config import CategoricalFeature
+from modelry.features.feature_config import CategoricalFeature
 
 
 def objects(*values: object) -> np.ndarray:

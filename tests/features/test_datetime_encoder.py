@@ -6,8 +6,8 @@ import pytest
 
 from modelry.data.columns import Coded
 from modelry.errors import InvalidInputError
-from modelry.features.config import DatetimeFeature
 from modelry.features.dates import DatetimeEncoder, parse_seconds
+from modelry.features.feature_config import DatetimeFeature
 
 
 def objects(*values: object) -> np.ndarray:

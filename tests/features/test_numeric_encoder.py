@@ -3,7 +3,7 @@ import pytest
 
 from modelry.data.columns import Coded
 from modelry.errors import ConfigError, InvalidInputError, NotFittedError
-from modelry.features.config import NumericFeature
+from modelry.features.feature_config import NumericFeature
 from modelry.features.numeric import NumericEncoder
 
 

@@ -7,7 +7,7 @@ import pytest
 from modelry.data.columns import Coded
 from modelry.data.schema import Column, ColumnType, Role, Schema
 from modelry.errors import ArtifactError, ConfigError, InvalidInputError, NotFittedError
-from modelry.features.config import (
+from modelry.features.feature_config import (
     BooleanFeature,
     CategoricalFeature,
     DatetimeFeature,

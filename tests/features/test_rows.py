@@ -8,7 +8,7 @@ import pytest
 from modelry.data.columns import Coded, Records, as_array
 from modelry.errors import InvalidInputError
 from modelry.features import preprocessor as preprocessor_module
-from modelry.features.config import (
+from modelry.features.feature_config import (
     BooleanFeature,
     CategoricalFeature,
     DatetimeFeature,

@@ -5,7 +5,7 @@ import zlib
 import numpy as np
 
 from modelry.data.columns import Coded
-from modelry.features.config import TextFeature
+from modelry.features.feature_config import TextFeature
 from modelry.features.text import TextEncoder, bucket
 
 

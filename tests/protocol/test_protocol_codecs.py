@@ -257,9 +257,9 @@ def test_unknown_kind_is_refused() -> None:
 
 
 def v2_request(inputs: list[Any], **fields: Any) -> Any:
-    from modelry.protocol import wire
+    from modelry.protocol import v2_wire
 
-    return wire.parse_infer_request(orjson.dumps({"inputs": inputs, **fields}))
+    return v2_wire.parse_infer_request(orjson.dumps({"inputs": inputs, **fields}))
 
 
 PLAIN = [
@@ -271,7 +271,7 @@ PLAIN = [
 
 def test_a_plain_v2_request_is_read_by_the_compiled_reader_as_the_general_path_reads_it() -> None:
     from modelry.protocol.codecs import tensors_to_columns
-    from modelry.protocol.wire import input_tensors
+    from modelry.protocol.v2_wire import input_tensors
 
     request = v2_request(PLAIN)
     fast = SPEC.plain_reader()(request.raw_inputs, b"")
@@ -414,7 +414,7 @@ def binary_request(
     tensors: list[InputTensor], json_inputs: list[dict[str, Any]] | None = None
 ) -> Any:
     """A V2 request whose ``tensors`` travel in the binary extension, as tritonclient sends them."""
-    from modelry.protocol import wire
+    from modelry.protocol import v2_wire
 
     assert all(t.binary is not None for t in tensors)
     head = [
@@ -424,7 +424,7 @@ def binary_request(
     ]  # fmt: skip
     header = orjson.dumps({"inputs": head + (json_inputs or [])})
     tail = b"".join(t.binary or b"" for t in tensors)
-    return wire.parse_infer_request(header + tail, str(len(header)))
+    return v2_wire.parse_infer_request(header + tail, str(len(header)))
 
 
 BINARY_ROWS = {

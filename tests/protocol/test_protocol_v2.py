@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from modelry.errors import InvalidInputError, RequestError
-from modelry.protocol import v2, wire
+from modelry.protocol import v2, v2_wire
 from modelry.protocol.schemas import json_schemas
 
 
@@ -19,28 +19,28 @@ def body(**fields: object) -> bytes:
 
 
 def test_parse_plain_request() -> None:
-    parsed = wire.parse_infer_request(body(id="r1", parameters={"x": 1}))
+    parsed = v2_wire.parse_infer_request(body(id="r1", parameters={"x": 1}))
     assert parsed.id == "r1" and parsed.parameters == {"x": 1}
-    inputs = wire.input_tensors(parsed)
+    inputs = v2_wire.input_tensors(parsed)
     assert inputs[0].name == "a" and inputs[0].data == [1.0]
     assert parsed.outputs is None and parsed.binary is False and parsed.lenient is False
 
 
 def test_parse_outputs_and_binary_flags() -> None:
     outputs = [{"name": "p", "parameters": {"binary_data": True}}, {"name": "l"}]
-    parsed = wire.parse_infer_request(body(outputs=outputs))
+    parsed = v2_wire.parse_infer_request(body(outputs=outputs))
     assert parsed.outputs == ["p", "l"] and parsed.binary == {"p"}
-    parsed = wire.parse_infer_request(body(parameters={"binary_data_output": True}))
+    parsed = v2_wire.parse_infer_request(body(parameters={"binary_data_output": True}))
     assert parsed.binary is True
     outputs = [{"name": "p", "parameters": {"binary_data": False}}, {"name": "l"}]
     flags = {"binary_data_output": True}
-    parsed = wire.parse_infer_request(body(outputs=outputs, parameters=flags))
+    parsed = v2_wire.parse_infer_request(body(outputs=outputs, parameters=flags))
     assert parsed.binary == {"l"}
 
 
 def test_binary_inputs_are_cut_from_the_tail() -> None:
     raw = np.array([1.5, 2.5]).tobytes()
-    words = wire.encode_bytes_tensor(np.array(["hé", ""], dtype=object))
+    words = v2_wire.encode_bytes_tensor(np.array(["hé", ""], dtype=object))
     head = json.dumps(
         {
             "inputs": [
@@ -59,27 +59,29 @@ def test_binary_inputs_are_cut_from_the_tail() -> None:
             ]
         }
     ).encode()
-    inputs = wire.input_tensors(wire.parse_infer_request(head + raw + words, str(len(head))))
+    inputs = v2_wire.input_tensors(v2_wire.parse_infer_request(head + raw + words, str(len(head))))
     assert inputs[0].binary == raw
-    assert wire.decode_bytes_tensor(inputs[1].binary or b"", "b") == ["hé", ""]
+    assert v2_wire.decode_bytes_tensor(inputs[1].binary or b"", "b") == ["hé", ""]
     with pytest.raises(RequestError, match="belong to no input"):
-        wire.input_tensors(wire.parse_infer_request(head + raw + words + b"x", str(len(head))))
+        v2_wire.input_tensors(
+            v2_wire.parse_infer_request(head + raw + words + b"x", str(len(head)))
+        )
     with pytest.raises(RequestError, match="exceeds"):
-        wire.input_tensors(wire.parse_infer_request(head + raw, str(len(head))))
+        v2_wire.input_tensors(v2_wire.parse_infer_request(head + raw, str(len(head))))
 
 
 @pytest.mark.parametrize("raw", [b"\x05\x00\x00\x00ab", b"\x01\x00"])
 def test_truncated_bytes_tensor(raw: bytes) -> None:
     with pytest.raises(RequestError):
-        wire.decode_bytes_tensor(raw, "b")
+        v2_wire.decode_bytes_tensor(raw, "b")
 
 
 def test_lenient_parse_flags_nan() -> None:
-    value, lenient = wire.loads(b'{"a": NaN}')
+    value, lenient = v2_wire.loads(b'{"a": NaN}')
     assert lenient and value["a"] != value["a"]
-    assert wire.loads(b'{"a": 1}') == ({"a": 1}, False)
+    assert v2_wire.loads(b'{"a": 1}') == ({"a": 1}, False)
     with pytest.raises(RequestError, match="malformed JSON"):
-        wire.loads(b"{")
+        v2_wire.loads(b"{")
 
 
 @pytest.mark.parametrize(
@@ -104,7 +106,7 @@ def test_lenient_parse_flags_nan() -> None:
 )
 def test_envelope_errors_name_the_field(doc: object, message: str) -> None:
     with pytest.raises(InvalidInputError) as info:
-        wire.input_tensors(wire.parse_infer_request(json.dumps(doc).encode()))
+        v2_wire.input_tensors(v2_wire.parse_infer_request(json.dumps(doc).encode()))
     assert info.value.message.startswith(message)
 
 
@@ -113,16 +115,16 @@ def test_render_json_and_binary() -> None:
         v2.OutputTensor("label", "BYTES", np.array(["yes"], dtype=object)),
         v2.OutputTensor("probability", "FP32", np.array([0.25], dtype=np.float32)),
     ]
-    content, size = wire.render_infer_response("m", "3", outputs, request_id="r")
+    content, size = v2_wire.render_infer_response("m", "3", outputs, request_id="r")
     assert size is None
     doc = orjson.loads(content)
     assert doc["id"] == "r" and doc["outputs"][1]["data"] == [0.25]
-    content, size = wire.render_infer_response("m", "3", outputs, binary={"probability"})
+    content, size = v2_wire.render_infer_response("m", "3", outputs, binary={"probability"})
     assert size is not None
     doc = orjson.loads(content[:size])
     assert doc["outputs"][1]["parameters"] == {"binary_data_size": 4}
     assert np.frombuffer(content[size:], np.float32).tolist() == [0.25]
-    content, size = wire.render_infer_response("m", "3", outputs, binary=True)
+    content, size = v2_wire.render_infer_response("m", "3", outputs, binary=True)
     assert size is not None
     assert content[size:].startswith(b"\x03\x00\x00\x00yes")
 
@@ -138,8 +140,8 @@ def test_list_tensors_render_as_the_arrays_they_stand_for(binary: set[str] | boo
         v2.OutputTensor("label", "BYTES", ["yes", "no"], (2,)),
         v2.OutputTensor("probability", "FP32", list(probabilities.ravel()), (2, 2)),
     ]
-    assert wire.render_infer_response("m", "1", lists, binary=binary) == (
-        wire.render_infer_response("m", "1", arrays, binary=binary)
+    assert v2_wire.render_infer_response("m", "1", lists, binary=binary) == (
+        v2_wire.render_infer_response("m", "1", arrays, binary=binary)
     )
 
 

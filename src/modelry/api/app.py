@@ -25,12 +25,12 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from modelry.api.auth import KeyCheck
-from modelry.api.errors import handle_exception
-from modelry.api.metrics import CONTENT_TYPE, ServiceMetrics
+from modelry.api.error_responses import handle_exception
 from modelry.api.openapi import openapi_document, swagger_html
 from modelry.api.routes import HotRoutes, build_routes
-from modelry.api.simple import SimpleAPI
-from modelry.api.v2 import V2API
+from modelry.api.service_metrics import CONTENT_TYPE, ServiceMetrics
+from modelry.api.v1_endpoints import SimpleAPI
+from modelry.api.v2_endpoints import V2API
 from modelry.registry.store import Registry
 from modelry.serving.batching import BatchPolicy
 from modelry.serving.dataplane import DataPlane, RegistryView

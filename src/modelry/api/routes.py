@@ -30,8 +30,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from modelry.api.auth import Access, KeyCheck
-from modelry.api.errors import error_response
-from modelry.api.metrics import ServiceMetrics
+from modelry.api.error_responses import error_response
+from modelry.api.service_metrics import ServiceMetrics
 
 Handler = Callable[[Request, list[str]], Awaitable[Response]]
 

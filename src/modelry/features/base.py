@@ -16,7 +16,7 @@ import numpy as np
 
 from modelry.data.columns import ColumnArray
 from modelry.errors import ArtifactError, NotFittedError
-from modelry.features.config import (
+from modelry.features.feature_config import (
     BooleanFeature,
     CategoricalFeature,
     DatetimeFeature,

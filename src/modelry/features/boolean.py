@@ -9,7 +9,7 @@ import numpy as np
 
 from modelry.data.columns import Coded, ColumnArray
 from modelry.features.base import Encoder, InputKind
-from modelry.features.config import BooleanFeature
+from modelry.features.feature_config import BooleanFeature
 from modelry.features.values import coded_lookup, invalid_value, lookup
 
 _TRUE = ("true", "yes", "y", "t", "1")

@@ -14,7 +14,7 @@ import numpy as np
 
 from modelry.data.columns import Coded, ColumnArray
 from modelry.features.base import Encoder
-from modelry.features.config import CategoricalFeature
+from modelry.features.feature_config import CategoricalFeature
 from modelry.features.values import SMALL, category_counts, category_key, coded_lookup, lookup
 
 OTHER = "__other__"

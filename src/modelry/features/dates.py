@@ -15,7 +15,7 @@ import numpy as np
 
 from modelry.data.columns import Coded, ColumnArray
 from modelry.features.base import Encoder
-from modelry.features.config import DatetimeFeature
+from modelry.features.feature_config import DatetimeFeature
 from modelry.features.values import coded_lookup, invalid_value
 
 SECONDS_PER_DAY = 86_400.0

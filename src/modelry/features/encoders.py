@@ -13,7 +13,8 @@ from modelry.errors import ArtifactError, ConfigError
 from modelry.features.base import Encoder, InputKind
 from modelry.features.boolean import BooleanEncoder
 from modelry.features.categorical import CategoricalEncoder
-from modelry.features.config import (
+from modelry.features.dates import DatetimeEncoder
+from modelry.features.feature_config import (
     BooleanFeature,
     CategoricalFeature,
     DatetimeFeature,
@@ -21,7 +22,6 @@ from modelry.features.config import (
     NumericFeature,
     TextFeature,
 )
-from modelry.features.dates import DatetimeEncoder
 from modelry.features.numeric import NumericEncoder
 from modelry.features.text import TextEncoder
 

@@ -10,7 +10,7 @@ import numpy as np
 from modelry.data.columns import ColumnArray
 from modelry.errors import ConfigError
 from modelry.features.base import Encoder, InputKind
-from modelry.features.config import AUTO_BINS, ROWS_PER_BIN, NumericFeature
+from modelry.features.feature_config import AUTO_BINS, ROWS_PER_BIN, NumericFeature
 from modelry.features.values import SMALL, all_finite, to_float
 
 SKEW_THRESHOLD = 1.0

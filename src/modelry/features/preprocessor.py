@@ -8,7 +8,7 @@ why this package imports numpy and never pandas or torch.
 
 Example:
     >>> import numpy as np
-    >>> from modelry.features.config import CategoricalFeature, NumericFeature
+    >>> from modelry.features.feature_config import CategoricalFeature, NumericFeature
     >>> pre = Preprocessor(features=[NumericFeature(name="age", bins=0),
     ...                              CategoricalFeature(name="job", min_frequency=1)])
     >>> columns = {"age": np.array([30.0, 50.0]), "job": np.array(["a", "b"], dtype=object)}
@@ -31,7 +31,8 @@ from modelry.data.columns import Coded, ColumnArray, InputColumn, Records, as_ar
 from modelry.data.schema import ColumnType, Schema
 from modelry.errors import ArtifactError, ConfigError, InvalidInputError, NotFittedError
 from modelry.features.categorical import CategoricalEncoder
-from modelry.features.config import (
+from modelry.features.encoders import ENCODERS, AnyEncoder, encoder_from_dict, make_encoder
+from modelry.features.feature_config import (
     BooleanFeature,
     CategoricalFeature,
     DatetimeFeature,
@@ -39,7 +40,6 @@ from modelry.features.config import (
     NumericFeature,
     TextFeature,
 )
-from modelry.features.encoders import ENCODERS, AnyEncoder, encoder_from_dict, make_encoder
 from modelry.features.rows import MAX_ROWS, RowPlan
 from modelry.features.values import column_length
 

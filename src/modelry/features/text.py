@@ -15,7 +15,7 @@ import numpy as np
 from modelry.data.columns import Coded, ColumnArray
 from modelry.data.privacy import redact_text
 from modelry.features.base import Encoder
-from modelry.features.config import TextFeature
+from modelry.features.feature_config import TextFeature
 from modelry.features.values import category_key, coded_lookup, column_length
 
 TOKEN = re.compile(r"\w+")

@@ -39,7 +39,7 @@ from modelry.protocol.v2 import (
     TensorMetadata,
     tensor,
 )
-from modelry.protocol.wire import decode_bytes_tensor, input_tensors
+from modelry.protocol.v2_wire import decode_bytes_tensor, input_tensors
 
 NUMBER, STRING = "number", "string"
 _NUMBER_TYPES = frozenset({int, float})
@@ -284,7 +284,7 @@ def request_columns(
     the binary extension, a few rows of clean values) is read by the spec's compiled
     reader (:meth:`InputSpec.plain_reader`), in the model's order (JSON inputs are put
     in it first); anything else, errors included, goes the general way through
-    :func:`~modelry.protocol.wire.input_tensors`.
+    :func:`~modelry.protocol.v2_wire.input_tensors`.
     """
     if not request.lenient:
         read = spec.plain_reader(binary=bool(request.tail))
@@ -325,7 +325,7 @@ def _compile_plain_reader(spec: InputSpec, *, binary: bool) -> PlainReader:
     ``shape`` (``[n]``, n an int) and either ``data`` (a list of n values) or, with
     ``binary``, ``parameters`` holding only ``binary_data_size`` (the parts must add up
     to the request's binary data; BYTES parts are decoded by
-    :func:`~modelry.protocol.wire.decode_bytes_tensor`, numbers by their :mod:`struct`
+    :func:`~modelry.protocol.v2_wire.decode_bytes_tensor`, numbers by their :mod:`struct`
     code, and must be finite). Its name is the spec's and its datatype one the column
     takes; every value is of its column's kind (int or float numbers, str strings; a
     binary BOOL goes the general way, which reads it as 0/1) and 0 < n <=

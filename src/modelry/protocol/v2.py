@@ -4,7 +4,7 @@ Every V2 body the service reads or writes is one of the ``TypedDict`` types belo
 they cost nothing at run time (a request is the ``dict`` orjson made), mypy checks
 every response built from them, and :mod:`modelry.protocol.schemas` turns them into
 the OpenAPI components. Handlers never spell V2 dicts themselves: they call the
-constructors here and :mod:`modelry.protocol.wire` (parsing and rendering).
+constructors here and :mod:`modelry.protocol.v2_wire` (parsing and rendering).
 
 """
 

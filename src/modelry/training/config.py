@@ -21,7 +21,7 @@ from pydantic import (
 
 from modelry.data.schema import ColumnType, Task
 from modelry.errors import ConfigError
-from modelry.features.config import Feature
+from modelry.features.feature_config import Feature
 
 Activation = Literal["relu", "gelu", "tanh", "silu", "leaky_relu"]
 LossName = Literal["auto", "mse", "huber", "bce", "cross_entropy"]

@@ -12,10 +12,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelry.api.bodies import JSONBody, header, json_response, read_body, served_for
 from modelry.api.explaining import explain_rows
-from modelry.api.wire import JSONBody, header, json_response, read_body, served_for
 from modelry.errors import InvalidInputError
-from modelry.protocol import v2, wire
+from modelry.protocol import v2, v2_wire
 from modelry.protocol.codecs import request_columns
 from modelry.protocol.predictions import (
     EXPLANATION,
@@ -66,7 +66,7 @@ class V2API:
         body = await read_body(request, self.limit)
         served = await served_for(self.plane, request, labels)
         name, version = labels[0], labels[1]
-        parsed = wire.parse_infer_request(body, header(request, _HEADER_LENGTH))
+        parsed = v2_wire.parse_infer_request(body, header(request, _HEADER_LENGTH))
         columns, n_rows = request_columns(parsed, served.spec)
         wanted = parsed.outputs
         explain = explain_requested(parsed.parameters) or bool(wanted and EXPLANATION in wanted)
@@ -80,7 +80,7 @@ class V2API:
         if explain:
             labels[2] = "explain"  # counted apart: an explanation costs far more than a score
             outputs.append(explanation_tensor(await explain_rows(served, columns, "inputs")))
-        content, header_length = wire.render_infer_response(
+        content, header_length = v2_wire.render_infer_response(
             name, version, outputs, request_id=parsed.id, binary=parsed.binary
         )
         if header_length is None:

@@ -12,14 +12,14 @@ from typing import cast
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelry.api.bodies import json_response, read_body, served_for
 from modelry.api.explaining import explain_rows
-from modelry.api.wire import json_response, read_body, served_for
 from modelry.data.columns import InputColumn
 from modelry.errors import InvalidInputError
 from modelry.protocol import v1
 from modelry.protocol.codecs import records_to_columns
 from modelry.protocol.predictions import prediction_to_records, relabel_row_error
-from modelry.protocol.wire import loads
+from modelry.protocol.v2_wire import loads
 from modelry.serving.dataplane import DataPlane
 from modelry.serving.pool import Served
 
