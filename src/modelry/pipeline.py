@@ -44,14 +44,24 @@ from modelry.features.feature_config import TextFeature
 from modelry.features.preprocessor import Encoded, Preprocessor, default_features
 from modelry.nn.modules import TabularNet
 from modelry.registry.card import build_card
-from modelry.registry.store import ModelVersion, Registry
-from modelry.serving.runtime import (
+from modelry.registry.layout import (
+    CARD_FILE,
+    CARD_JSON_FILE,
+    CONFIG_FILE,
+    LINEAGE_FILE,
+    METRICS_FILE,
     MODEL_FILE,
     NETWORK_FILE,
+    PLOTS_DIR,
     PREPROCESSOR_FILE,
     SCHEMA_FILE,
-    TabularRuntime,
+    TABULAR_KIND,
+    WARNINGS_FILE,
+    WEIGHTS_FILE,
+    NetworkSpec,
 )
+from modelry.registry.store import ModelVersion, Registry
+from modelry.serving.runtime import TabularRuntime
 from modelry.settings import Settings
 from modelry.training.baseline import Baseline, fit_baseline
 from modelry.training.config import TrainConfig
@@ -249,17 +259,17 @@ def train_model(
     train_seconds = time.perf_counter() - started
     test_columns = _take(columns, split.test)
     explained = importance_files(onnx_bytes, preprocessor, task, test_columns, test_data.y)
-    network = {
-        "task": task.value,
-        "n_dense": int(encoded.dense.shape[1]),
-        "embeddings": embeddings,
-        "n_outputs": n_outputs,
-        "model": config.model.model_dump(mode="json"),
-        "threshold": 0.5,
-        "inputs": ["dense", "codes"] if encoded.codes.shape[1] else ["dense"],
-        "redacted_text": redacted,
+    network = NetworkSpec(
+        task=task,
+        n_dense=int(encoded.dense.shape[1]),
+        embeddings=embeddings,
+        n_outputs=n_outputs,
+        model=config.model.model_dump(mode="json"),
+        threshold=0.5,
+        inputs=["dense", "codes"] if encoded.codes.shape[1] else ["dense"],
+        redacted_text=redacted,
         **reference_inputs(net, reference.dense, reference.codes),
-    }
+    )
     metrics_doc = {
         "task": task.value,
         "primary_metric": metric_name,
@@ -292,7 +302,7 @@ def train_model(
             test=(outputs["test"], test_data.y, _take(sensitive, split.test)),
         )
         if fair.group_thresholds:
-            network["group_thresholds"] = fair.group_thresholds
+            network = network.model_copy(update={"group_thresholds": fair.group_thresholds})
         if fair.metrics:
             metrics_doc["fairness"] = fair.metrics
     card_md, card_doc = build_card(
@@ -320,21 +330,21 @@ def train_model(
     # -- end of the fairness hook --------------------------------------------------------------
     with registry.new_artifact() as writer:
         writer.write_bytes(MODEL_FILE, onnx_bytes)
-        writer.write_bytes("weights.safetensors", to_safetensors(net))
-        writer.write_json(NETWORK_FILE, network)
+        writer.write_bytes(WEIGHTS_FILE, to_safetensors(net))
+        writer.write_json(NETWORK_FILE, network.to_json())
         writer.write_json(PREPROCESSOR_FILE, preprocessor.to_dict())
         writer.write_json(SCHEMA_FILE, schema.model_dump(mode="json"))
-        writer.write_json("config.json", config.model_dump(mode="json"))
-        writer.write_json("metrics.json", metrics_doc)
-        writer.write_json("lineage.json", lineage)
-        writer.write_json("warnings.json", warnings)
-        writer.write_text("card.md", card_md)
-        writer.write_json("card.json", card_doc)
+        writer.write_json(CONFIG_FILE, config.model_dump(mode="json"))
+        writer.write_json(METRICS_FILE, metrics_doc)
+        writer.write_json(LINEAGE_FILE, lineage)
+        writer.write_json(WARNINGS_FILE, warnings)
+        writer.write_text(CARD_FILE, card_md)
+        writer.write_json(CARD_JSON_FILE, card_doc)
         for file_name, png in plots.items():
-            writer.write_bytes(f"plots/{file_name}", png)
+            writer.write_bytes(f"{PLOTS_DIR}/{file_name}", png)
         for file_name, data in explained.items():
             writer.write_bytes(file_name, data)
-        staged = writer.finish({"name": name, "task": task.value})
+        staged = writer.finish({"name": name, "task": task.value, "kind": TABULAR_KIND})
         _verify_served(staged, name, columns, split.test, outputs["test"])
         version = registry.register(
             name,

@@ -84,8 +84,8 @@ def audit_model(
     wanted = list(dict.fromkeys([*runtime.input_columns, *names]))
     columns = to_columns(frame, wanted)
     scores = np.asarray(runtime.predict(columns).scores, dtype=np.float64)
-    groups = runtime.network.get("group_thresholds") if threshold is None else None
-    base = float(runtime.network.get("threshold", 0.5)) if threshold is None else threshold
+    groups = runtime.network.group_thresholds if threshold is None else None
+    base = runtime.network.threshold if threshold is None else threshold
     decisions = apply_group_thresholds(scores, columns, groups, base)
     audit = audit_scores(
         scores, {n: columns[n] for n in names}, y_true=y_true, threshold=base, decisions=decisions

@@ -73,8 +73,8 @@ def explain_command(
 
 
 def _global(version: ModelVersion, json_output: bool) -> None:
-    from modelry.explain.importance import IMPORTANCE_FILE
     from modelry.registry.artifact import load_artifact
+    from modelry.registry.layout import IMPORTANCE_FILE
 
     artifact = load_artifact(version.path)
     if IMPORTANCE_FILE not in artifact:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from modelry.cli import console
+from modelry.registry.layout import CARD_FILE, CARD_JSON_FILE
 from modelry.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,9 +56,9 @@ def show(
     if card:
         artifact = load_artifact(version.path)
         if json_output:
-            console.print_json(artifact.read_json("card.json"))
+            console.print_json(artifact.read_json(CARD_JSON_FILE))
         else:
-            typer.echo(artifact.read_text("card.md"))
+            typer.echo(artifact.read_text(CARD_FILE))
         return
     doc = {
         "name": version.name,

@@ -44,6 +44,7 @@ from modelry.data.schema import Task
 from modelry.errors import ArtifactError, MissingExtraError
 from modelry.explain.integration import integrate
 from modelry.explain.reasons import Reason, reasons, row_value
+from modelry.registry.layout import WEIGHTS_FILE
 from modelry.serving.runtime import TabularRuntime
 
 if TYPE_CHECKING:
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 
     from modelry.nn.modules import TabularNet
 
-WEIGHTS_FILE = "weights.safetensors"
 MAX_STEPS = 256
 
 
@@ -175,9 +175,9 @@ class Explainer:
         self._classes = runtime.schema_classes
         self._net = self._rebuild(runtime)
         network = runtime.network
-        n_dense = int(network["n_dense"])
-        dense_ref = network.get("dense_mean") or [0.0] * n_dense
-        embedding_ref = network.get("embedding_mean") or [
+        n_dense = network.n_dense
+        dense_ref = network.dense_mean or [0.0] * n_dense
+        embedding_ref = network.embedding_mean or [
             table.detach().mean(dim=0).tolist() for table in self._net.embeddings.parameters()
         ]
         flat = [float(v) for v in dense_ref] + [v for vector in embedding_ref for v in vector]
@@ -215,10 +215,7 @@ class Explainer:
             raise ArtifactError(f"{runtime.path} has no {WEIGHTS_FILE}: it cannot be explained")
         network = runtime.network
         net = TabularNet(
-            int(network["n_dense"]),
-            [(int(c), int(d)) for c, d in network["embeddings"]],
-            _spec(network["model"]),
-            int(network["n_outputs"]),
+            network.n_dense, list(network.embeddings), _spec(network.model), network.n_outputs
         )
         try:
             net.load_state_dict(load(runtime.artifact.read_bytes(WEIGHTS_FILE)))

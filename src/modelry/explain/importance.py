@@ -25,9 +25,9 @@ from modelry.data.schema import Task
 from modelry.errors import DataError
 from modelry.features.preprocessor import Preprocessor
 from modelry.registry.artifact import dumps_json
+from modelry.registry.layout import IMPORTANCE_FILE
 from modelry.serving.runtime import Prediction, make_session
 
-IMPORTANCE_FILE = "importance.json"
 IMPORTANCE_PLOT = "plots/importance.png"
 MAX_ROWS = 5000
 

@@ -30,8 +30,9 @@ from typing import Any
 import orjson
 
 from modelry.errors import ArtifactError, ConflictError, NotFoundError
+from modelry.registry.layout import MANIFEST_FILE
 
-MANIFEST = "manifest.json"
+MANIFEST = MANIFEST_FILE
 FORMAT = 1
 
 # NaN and numpy scalars become JSON without importing numpy here (orjson knows them).

@@ -21,12 +21,15 @@ from modelry.data.schema import Schema, Task
 from modelry.errors import ArtifactError, NotFittedError
 from modelry.features.preprocessor import Preprocessor
 from modelry.registry.artifact import Artifact, load_artifact
+from modelry.registry.layout import (
+    MODEL_FILE,
+    NETWORK_FILE,
+    PREPROCESSOR_FILE,
+    SCHEMA_FILE,
+    NetworkSpec,
+    read_spec,
+)
 from modelry.serving.thresholds import apply_group_thresholds
-
-MODEL_FILE = "model.onnx"
-NETWORK_FILE = "network.json"
-PREPROCESSOR_FILE = "preprocessor.json"
-SCHEMA_FILE = "schema.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +119,7 @@ class TabularRuntime(Runtime):
         self.artifact: Artifact | None = None
         self.preprocessor: Preprocessor | None = None
         self.schema: Schema | None = None
-        self.network: dict[str, Any] = {}
+        self.network = NetworkSpec(task=Task.BINARY, n_dense=0, n_outputs=1)  # until loaded
 
     @property
     def ready(self) -> bool:
@@ -124,18 +127,20 @@ class TabularRuntime(Runtime):
 
     def load(self) -> None:
         artifact = load_artifact(self.path)
-        self.network = artifact.read_json(NETWORK_FILE)
+        self.network = read_spec(
+            NetworkSpec, artifact.read_json(NETWORK_FILE), f"{self.path}/{NETWORK_FILE}"
+        )
         self.schema = Schema.model_validate(artifact.read_json(SCHEMA_FILE))
         self.preprocessor = Preprocessor.from_dict(artifact.read_json(PREPROCESSOR_FILE))
         self._session = make_session(artifact.read_bytes(MODEL_FILE), self.threads)
         self._inputs = [i.name for i in self._session.get_inputs()]
         self._outputs = [o.name for o in self._session.get_outputs()]  # not per call
         self._run = session_runner(self._session)
-        self._threshold = float(self.network.get("threshold", 0.5))
-        self._task = Task(self.network["task"])  # once, not per request
+        self._threshold = self.network.threshold
+        self._task = self.network.task
         # Fairness mitigation: per-group decision thresholds on a sensitive column, which
         # then becomes a required input of the decision (never of the network).
-        self._group_thresholds = self.network.get("group_thresholds") or None
+        self._group_thresholds = self.network.group_thresholds or None
         classes = self.schema.classes
         self._classes = np.asarray(classes, dtype=object) if classes else None
         self.artifact = artifact
@@ -145,7 +150,7 @@ class TabularRuntime(Runtime):
 
     @property
     def task(self) -> Task:
-        return Task(self.network["task"])
+        return self.network.task
 
     @property
     def input_columns(self) -> list[str]:
@@ -198,7 +203,7 @@ class TabularRuntime(Runtime):
         return {
             "name": self.name,
             "version": self.version,
-            "task": self.network.get("task"),
+            "task": self.network.task.value,
             "classes": self.schema_classes,
             "inputs": self.input_kinds() if self.preprocessor else {},
         }
