@@ -59,7 +59,7 @@ def importance_seconds(artifact: Path) -> float:
     """What training spends on ``importance_files`` for the bank test split (warm)."""
     from modelry.explain.importance import importance_files
     from modelry.pipeline import prepare
-    from modelry.serving.runtime import TabularRuntime
+    from modelry.serving.tabular import TabularRuntime
     from modelry.training.config import TrainConfig
 
     runtime = TabularRuntime(artifact, name="bank", version=1)

@@ -27,7 +27,7 @@ from typing import Any
 
 from modelry.features import preprocessor as preprocessor_module
 from modelry.protocol.codecs import InputSpec, records_to_columns
-from modelry.serving.runtime import TabularRuntime
+from modelry.serving.tabular import TabularRuntime
 
 DROP = {"y", "duration"}
 

@@ -37,7 +37,7 @@ def main() -> None:
 
     from modelry.data.sources import iter_batches
     from modelry.registry.store import Registry
-    from modelry.serving.runtime import TabularRuntime
+    from modelry.serving.tabular import TabularRuntime
     from modelry.settings import Settings
 
     version = Registry(Settings()).resolve(args.model)

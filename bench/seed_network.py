@@ -97,7 +97,7 @@ def worker(train_csv: Path, test_csv: Path, home: Path) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
     from modelry.pipeline import train_model
-    from modelry.serving.runtime import TabularRuntime
+    from modelry.serving.tabular import TabularRuntime
     from modelry.settings import Settings
     from modelry.training.config import TrainConfig
 
@@ -128,7 +128,7 @@ def worker(train_csv: Path, test_csv: Path, home: Path) -> dict[str, Any]:
     if classes[-1:] != ["yes"]:
         raise SystemExit(f"expected the positive class 'yes' last, got classes {classes}")
     y = (test["y"] == "yes").to_numpy()
-    scores = runtime.predict(columns_of(test, runtime.input_columns)).scores
+    scores = runtime.scores(columns_of(test, runtime.input_columns))
     auc = float(roc_auc_score(y, np.asarray(scores)))
     t_score = time.perf_counter() - t0
     return {

@@ -61,7 +61,7 @@ from modelry.registry.layout import (
     NetworkSpec,
 )
 from modelry.registry.store import ModelVersion, Registry
-from modelry.serving.runtime import TabularRuntime
+from modelry.serving.tabular import TabularRuntime
 from modelry.settings import Settings
 from modelry.training.baseline import Baseline, fit_baseline
 from modelry.training.config import TrainConfig
@@ -375,7 +375,7 @@ def _verify_served(
     runtime = TabularRuntime(staged, name=name, version=0)
     runtime.load()
     sample = rows[:2048]
-    served = runtime.predict(_take(columns, sample)).scores
+    served = runtime.scores(_take(columns, sample))
     check_parity(expected[: len(sample)], served)
 
 

@@ -11,7 +11,7 @@ import pytest
 from modelry.audit.mitigation import fit_thresholds, training_fairness
 from modelry.errors import ConfigError
 from modelry.pipeline import TrainOutcome
-from modelry.serving.runtime import TabularRuntime
+from modelry.serving.tabular import TabularRuntime
 
 
 def _scored(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:

@@ -11,7 +11,7 @@ import pytest
 from modelry.audit.report import audit_model
 from modelry.data.sources import read_table
 from modelry.pipeline import train_model
-from modelry.serving.runtime import TabularRuntime
+from modelry.serving.tabular import TabularRuntime
 from modelry.settings import Settings
 from modelry.training.config import TrainConfig
 

@@ -43,7 +43,7 @@ def test_unknown_model_is_a_clear_error(cli, home: Path) -> None:  # type: ignor
 
 def test_predict_scores_every_row_like_the_runtime(cli, trained: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from modelry.registry.store import Registry
-    from modelry.serving.runtime import TabularRuntime
+    from modelry.serving.tabular import TabularRuntime
     from modelry.settings import Settings
 
     out = tmp_path / "scored.csv"
@@ -64,6 +64,6 @@ def test_predict_scores_every_row_like_the_runtime(cli, trained: Path, tmp_path:
         "channel": np.array([r["channel"] for r in rows], dtype=object),
         "purchased_before": np.array([r["purchased_before"] for r in rows], dtype=object),
     }
-    expected = runtime.predict(columns).scores
+    expected = runtime.scores(columns)
     np.testing.assert_allclose([float(r["score"]) for r in rows], expected, atol=1e-6)
     assert rows[0]["age"] == str(int(float(rows[0]["age"])))  # integers stay integers

@@ -13,7 +13,7 @@ from explainkit import FEATURES, NOISE, Trained, columns_of, known_effects, trai
 
 from modelry.data.schema import Task
 from modelry.explain import Explainer, Explanation
-from modelry.serving.runtime import TabularRuntime
+from modelry.serving.tabular import TabularRuntime
 
 TOLERANCE = 1e-3
 
@@ -53,7 +53,7 @@ def test_attributions_are_complete_and_explain_the_served_score(
     _check_complete(explained)
     runtime = TabularRuntime(binary.outcome.artifact, name="known", version=1)
     runtime.load()
-    served = runtime.predict(columns_of(known_effects(Task.BINARY, 400, seed=5))).scores
+    served = runtime.scores(columns_of(known_effects(Task.BINARY, 400, seed=5)))
     np.testing.assert_allclose([e.score for e in explained], served, atol=1e-5)
     assert len({e.baseline_score for e in explained}) == 1 and 0 < explained[0].baseline_score < 1
     assert all(e.target == "yes" for e in explained)
@@ -97,16 +97,15 @@ def test_every_task_is_explained_completely(
     columns = columns_of(known_effects(task, 60, seed=8))
     explanations = explainer.explain(columns)
     _check_complete(explanations)
-    prediction = runtime.predict(columns)
+    outputs = runtime.predict(columns)
     if task is Task.MULTICLASS:
-        assert prediction.labels is not None
-        assert [e.target for e in explanations] == list(prediction.labels)
+        assert [e.target for e in explanations] == list(outputs["label"])
         np.testing.assert_allclose(
-            [e.score for e in explanations], prediction.scores.max(axis=1), atol=1e-5
+            [e.score for e in explanations], outputs["probability"].max(axis=1), atol=1e-5
         )
     else:
         assert all(e.target is None for e in explanations)
-        np.testing.assert_allclose([e.score for e in explanations], prediction.scores, atol=1e-4)
+        np.testing.assert_allclose([e.score for e in explanations], outputs["score"], atol=1e-4)
         assert "the prediction" in explanations[0].reasons[0].text
 
 

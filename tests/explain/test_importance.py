@@ -16,7 +16,7 @@ from modelry.explain.importance import (
     permutation_importance,
     roc_auc,
 )
-from modelry.serving.runtime import TabularRuntime
+from modelry.serving.tabular import TabularRuntime
 
 
 def _runtime(trained: Trained) -> TabularRuntime:

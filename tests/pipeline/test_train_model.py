@@ -17,7 +17,8 @@ from modelry.data.schema import Task
 from modelry.errors import ArtifactError
 from modelry.nn.modules import TabularNet
 from modelry.pipeline import TrainOutcome, train_model
-from modelry.serving.runtime import TabularRuntime, session_runner
+from modelry.serving.runtime import session_runner
+from modelry.serving.tabular import TabularRuntime
 from modelry.settings import Settings
 from modelry.training.config import ModelConfig, TrainConfig
 
@@ -104,7 +105,7 @@ def test_each_task_trains_beats_chance_and_serves_what_torch_computes(
         Task.MULTICLASS: lambda r: torch.softmax(r, dim=1),
         Task.REGRESSION: lambda r: r[:, 0],
     }[task](raw).numpy()
-    np.testing.assert_allclose(runtime.predict(columns).scores, expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(runtime.scores(columns), expected, atol=1e-5, rtol=0)
     # The compiled session's run, called directly, answers exactly as the wrapper does.
     session = runtime._session
     assert session_runner(session) == session._sess.run
@@ -169,12 +170,12 @@ def test_the_predict_path_imports_neither_pandas_nor_torch(
     code = f"""
 import sys, numpy as np
 from pathlib import Path
-from modelry.serving.runtime import TabularRuntime
+from modelry.serving.tabular import TabularRuntime
 rt = TabularRuntime(Path({str(outcome.artifact)!r}), name="m", version=1)
 rt.load()
 p = rt.predict({{"x1": np.array([0.1]), "x2": np.array([1.0]),
                 "city": np.array(["c1"], dtype=object), "color": np.array(["red"], dtype=object)}})
-assert p.labels is not None and p.labels[0] in ("yes", "no")
+assert p["label"][0] in ("yes", "no")
 print(sorted(m for m in ("pandas", "torch", "sklearn") if m in sys.modules))
 """
     result = subprocess.run(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -10,7 +10,6 @@ import orjson
 import pytest
 
 from modelry.data.columns import Records
-from modelry.data.schema import Task
 from modelry.errors import InvalidInputError
 from modelry.features.rows import MAX_ROWS
 from modelry.protocol.codecs import (
@@ -20,11 +19,7 @@ from modelry.protocol.codecs import (
     tensors_to_columns,
 )
 from modelry.protocol.predictions import (
-    output_tensors,
-    prediction_rows,
-    prediction_to_records,
     relabel_row_error,
-    rows_to_tensors,
 )
 from modelry.protocol.v2 import NUMPY_DTYPES, InputTensor
 
@@ -184,63 +179,7 @@ def test_empty_tensors_are_refused() -> None:
         tensors_to_columns(inputs, SPEC)
 
 
-@dataclass
-class Pred:
-    task: Task
-    scores: np.ndarray
-    labels: np.ndarray | None
-    classes: list[str] | None
-
-
-def test_binary_records_and_tensors() -> None:
-    pred = Pred(
-        Task.BINARY,
-        np.array([0.83, 0.1], np.float32),
-        np.array(["yes", "no"], object),
-        ["no", "yes"],
-    )
-    records = prediction_to_records(pred)
-    assert records[0]["label"] == "yes" and records[0]["score"] == np.float32(0.83)
-    assert records[0]["probabilities"] == {
-        "no": np.float32(1) - np.float32(0.83),
-        "yes": np.float32(0.83),
-    }
-    rows = prediction_rows(pred)
-    assert rows == [("yes", np.float32(0.83)), ("no", np.float32(0.1))]
-    label, probability = rows_to_tensors(rows, None)
-    assert (label.name, label.datatype, label.array, label.dims()) == (
-        "label",
-        "BYTES",
-        ["yes", "no"],
-        [2],
-    )
-    assert probability.as_array().dtype == np.float32 and probability.dims() == [2]
-    [only] = rows_to_tensors(rows[1:], ["probability"])
-    assert only.datatype == "FP32" and only.array == [np.float32(0.1)] and only.dims() == [1]
-    with pytest.raises(InvalidInputError, match=r"outputs\[0\].name: unknown output 'score'"):
-        rows_to_tensors(rows, ["score"])
-
-
-def test_multiclass_and_regression_records() -> None:
-    scores = np.array([[0.2, 0.5, 0.3]], np.float64)
-    pred = Pred(Task.MULTICLASS, scores, np.array(["b"], object), ["a", "b", "c"])
-    [record] = prediction_to_records(pred)
-    assert record["label"] == "b" and record["score"] == 0.5
-    assert record["probabilities"] == {"a": 0.2, "b": 0.5, "c": 0.3}
-    probability = rows_to_tensors(prediction_rows(pred), None)[1]
-    assert probability.datatype == "FP64" and probability.dims() == [1, 3]
-    assert probability.array == [0.2, 0.5, 0.3]
-    reg = Pred(Task.REGRESSION, np.array([3.5], np.float32), None, None)
-    assert prediction_to_records(reg) == [{"score": np.float32(3.5)}]
-    [score] = rows_to_tensors(prediction_rows(reg), None)
-    assert (score.name, score.datatype, score.array) == ("score", "FP32", [np.float32(3.5)])
-
-
-def test_output_signatures() -> None:
-    assert [t["shape"] for t in output_tensors(Task.MULTICLASS, 4)] == [[-1], [-1, 4]]
-    assert output_tensors(Task.REGRESSION, 0) == [
-        {"name": "score", "datatype": "FP32", "shape": [-1]}
-    ]
+def test_input_signature() -> None:
     assert SPEC.tensors()[1] == {"name": "job", "datatype": "BYTES", "shape": [-1]}
 
 

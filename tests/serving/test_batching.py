@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from modelry.data.columns import Records
-from modelry.data.schema import Task
 from modelry.errors import InvalidInputError
 from modelry.serving.batching import (
     STILL_TURNS,
@@ -19,7 +18,7 @@ from modelry.serving.batching import (
     concat_columns,
     predict_alone,
 )
-from modelry.serving.runtime import Prediction
+from modelry.serving.runtime import Outputs
 
 pytestmark = pytest.mark.anyio
 
@@ -35,14 +34,14 @@ class Model:
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def predict(self, columns: Mapping[str, Any]) -> Prediction:
+    def predict(self, columns: Mapping[str, Any]) -> Outputs:
         x = np.asarray(columns["x"], dtype=np.float64)
         if (x < 0).any():
             row = int(np.flatnonzero(x < 0)[0])
             raise InvalidInputError(f"column 'x', row {row}: negative", column="x", row=row)
         self.calls.append(len(x))
         labels = np.where(x > 0, "pos", "neg").astype(object)
-        return Prediction(Task.BINARY, 2 * x, labels, ["neg", "pos"])
+        return {"score": 2 * x, "label": labels}
 
 
 async def test_concurrent_requests_share_calls_and_get_their_own_rows() -> None:
@@ -53,8 +52,8 @@ async def test_concurrent_requests_share_calls_and_get_their_own_rows() -> None:
         rows = 1 + i % 3
         x = np.arange(rows, dtype=np.float64) + 100 * i
         prediction = await batcher.enqueue({"x": x}, rows)
-        assert prediction.scores.tolist() == (2 * x).tolist()
-        assert prediction.labels is not None and len(prediction.labels) == rows
+        assert prediction["score"].tolist() == (2 * x).tolist()
+        assert len(prediction["label"]) == rows
 
     await asyncio.gather(*(one(i) for i in range(30)))
     assert sum(model.calls) == sum(1 + i % 3 for i in range(30))
@@ -69,7 +68,7 @@ async def test_a_refused_value_fails_only_its_sender_with_its_own_row() -> None:
     good = [batcher.enqueue({"x": np.array([1.0, 2.0])}, 2) for _ in range(3)]
     bad = batcher.enqueue({"x": np.array([3.0, -1.0])}, 2)
     results = await asyncio.gather(*good, bad, return_exceptions=True)
-    assert [r.scores.tolist() for r in results[:3]] == [[2.0, 4.0]] * 3  # type: ignore[union-attr]
+    assert [r["score"].tolist() for r in results[:3]] == [[2.0, 4.0]] * 3  # type: ignore[union-attr]
     error = results[3]
     assert isinstance(error, InvalidInputError) and error.details["row"] == 1
     batcher.close()
@@ -78,7 +77,7 @@ async def test_a_refused_value_fails_only_its_sender_with_its_own_row() -> None:
 async def test_an_unexpected_error_reaches_every_sender_and_the_worker_survives() -> None:
     calls = 0
 
-    def flaky(columns: Mapping[str, Any]) -> Prediction:
+    def flaky(columns: Mapping[str, Any]) -> Outputs:
         nonlocal calls
         calls += 1
         if calls == 1:
@@ -91,7 +90,7 @@ async def test_an_unexpected_error_reaches_every_sender_and_the_worker_survives(
     )
     assert all(isinstance(r, RuntimeError) for r in first)
     again = await batcher.enqueue({"x": np.array([1.0])}, 1)
-    assert again.scores.tolist() == [2.0]
+    assert again["score"].tolist() == [2.0]
     batcher.close()
 
 
@@ -103,7 +102,7 @@ async def test_zero_wait_still_batches_what_queued_together() -> None:
     batcher.close()
 
 
-async def after_turns(turns: int, batcher: Batcher, x: float) -> Prediction:
+async def after_turns(turns: int, batcher: Batcher, x: float) -> Outputs:
     """Submit ``x`` once the event loop has turned ``turns`` times."""
     for _ in range(turns):
         await asyncio.sleep(0)
@@ -117,7 +116,7 @@ async def test_zero_wait_waits_while_the_queue_still_grows() -> None:
     turns = [0, 0, 1, 2, 3]
     answers = await asyncio.gather(*(after_turns(t, batcher, i) for i, t in enumerate(turns)))
     assert model.calls == [5]
-    assert [a.scores.tolist() for a in answers] == [[0.0], [2.0], [4.0], [6.0], [8.0]]
+    assert [a["score"].tolist() for a in answers] == [[0.0], [2.0], [4.0], [6.0], [8.0]]
     # A lone request is answered after one turn: nothing grew.
     await batcher.enqueue({"x": np.array([1.0])}, 1)
     assert model.calls == [5, 1]
@@ -148,7 +147,7 @@ async def test_large_predicts_run_in_a_thread() -> None:
     out = await predict_alone(
         model.predict, {"x": np.ones(5)}, 5, policy, lambda r, q: seen.append(r)
     )
-    assert out.scores.tolist() == [2.0] * 5 and seen == [5]
+    assert out["score"].tolist() == [2.0] * 5 and seen == [5]
 
 
 async def test_a_full_batch_goes_at_once_without_waiting_for_max_wait() -> None:
@@ -165,13 +164,13 @@ async def test_max_wait_lets_later_requests_join() -> None:
     model = Model()
     batcher = Batcher(model.predict, BatchPolicy(True, 64, 500.0), lambda r, q: None)
 
-    async def late(i: int) -> Prediction:
+    async def late(i: int) -> Outputs:
         await asyncio.sleep(0.005 * i)  # arrive over 15 ms, well inside the 500 ms wait
         return await batcher.enqueue({"x": np.array([float(i)])}, 1)
 
     answers = await asyncio.gather(*(late(i) for i in range(4)))
     assert model.calls == [4]
-    assert [a.scores.tolist() for a in answers] == [[0.0], [2.0], [4.0], [6.0]]
+    assert [a["score"].tolist() for a in answers] == [[0.0], [2.0], [4.0], [6.0]]
     batcher.close()
 
 
@@ -192,7 +191,7 @@ async def test_a_batch_of_offload_size_runs_in_a_thread_and_answers_everyone() -
     model = Model()
     threads: list[str] = []
 
-    def predict(columns: Mapping[str, Any]) -> Prediction:
+    def predict(columns: Mapping[str, Any]) -> Outputs:
         import threading
 
         threads.append(threading.current_thread().name)
@@ -202,7 +201,7 @@ async def test_a_batch_of_offload_size_runs_in_a_thread_and_answers_everyone() -
     answers = await asyncio.gather(
         *(batcher.enqueue({"x": np.array([float(i), 1.0])}, 2) for i in range(3))
     )
-    assert [a.scores.tolist() for a in answers] == [[0.0, 2.0], [2.0, 2.0], [4.0, 2.0]]
+    assert [a["score"].tolist() for a in answers] == [[0.0, 2.0], [2.0, 2.0], [4.0, 2.0]]
     assert model.calls == [6] and threads and threads[0] != "MainThread"
     batcher.close()
 
@@ -232,24 +231,24 @@ def test_records_join_as_records_and_with_lists_as_lists() -> None:
 async def test_finish_runs_once_per_batch_and_each_request_gets_its_rows() -> None:
     model, calls = Model(), []
 
-    def scores(prediction: Prediction) -> list[float]:
-        calls.append(len(prediction.scores))
-        return prediction.scores.tolist()
+    def scores(prediction: Outputs) -> list[float]:
+        calls.append(len(prediction["score"]))
+        return prediction["score"].tolist()
 
-    def broken(prediction: Prediction) -> list[Any]:
+    def broken(prediction: Outputs) -> list[Any]:
         raise ValueError("broken finish")
 
     batcher = Batcher(model.predict, BatchPolicy(True, 64, 0.0), lambda r, q: None)
     futures = [
         batcher.enqueue({"x": np.array([1.0, 2.0])}, 2, scores),
-        batcher.enqueue({"x": np.array([3.0])}, 1),  # no finish: its Prediction
+        batcher.enqueue({"x": np.array([3.0])}, 1),  # no finish: its Outputs
         batcher.enqueue({"x": np.array([4.0])}, 1, scores),
         batcher.enqueue({"x": np.array([5.0])}, 1, broken),
     ]
     first, plain, last, failed = await asyncio.gather(*futures, return_exceptions=True)
     assert model.calls == [5] and calls == [5]  # one predict, one conversion
     assert first == [2.0, 4.0] and last == [8.0]
-    assert isinstance(plain, Prediction) and plain.scores.tolist() == [6.0]
+    assert isinstance(plain, dict) and plain["score"].tolist() == [6.0]
     assert isinstance(failed, ValueError)
     assert await batcher.enqueue({"x": np.array([1.5])}, 1, scores) == [3.0]  # alone
     batcher.close()

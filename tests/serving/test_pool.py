@@ -11,10 +11,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from modelry.data.schema import Task
 from modelry.errors import NotFoundError
+from modelry.serving.kinds import check_runtime
 from modelry.serving.pool import ModelPool
-from modelry.serving.runtime import Prediction
+from modelry.serving.runtime import Outputs, Runtime, TensorSpec
 
 pytestmark = pytest.mark.anyio
 
@@ -65,42 +65,46 @@ class Source:
         self.rev += 1
 
 
-class Runtime:
+class Versioned(Runtime):
+    """A small kind: predicts its own version number for every row."""
+
+    kind = "versioned"
+    inputs = (TensorSpec("x", "FP64"),)
+    outputs = (TensorSpec("v", "FP64"),)
     loads: ClassVar[list[tuple[str, int]]] = []
 
-    def __init__(self, entry: Entry) -> None:
-        self.name, self.version = entry.name, entry.version
-        self.ready = False
-        self.task = Task.REGRESSION
-        self.schema_classes = None
-        self.gate: asyncio.Event | None = None
-
     def load(self) -> None:
-        Runtime.loads.append((self.name, self.version))
-        self.ready = True
+        Versioned.loads.append((self.name, self.version))
+        self.unloaded = False
 
     def unload(self) -> None:
-        self.ready = False
+        super().unload()
+        self.unloaded = True
 
-    def input_kinds(self) -> dict[str, str]:
-        return {"x": "number"}
+    def predict(self, columns: Mapping[str, Any]) -> Outputs:
+        assert not self.unloaded, "predict on an unloaded runtime"
+        return {"v": np.full(len(columns["x"]), float(self.version))}
 
-    def predict(self, columns: Mapping[str, Any]) -> Prediction:
-        assert self.ready, "predict on an unloaded runtime"
-        return Prediction(Task.REGRESSION, np.full(len(columns["x"]), self.version), None, None)
+
+def versioned(entry: Entry) -> Versioned:
+    runtime = Versioned(entry.path, entry.name, entry.version)
+    runtime.load()
+    check_runtime(runtime)
+    runtime.mark_loaded()
+    return runtime
 
 
 def pool(source: Source, **options: Any) -> ModelPool:
-    return ModelPool(source, factory=Runtime, **options)  # type: ignore[arg-type]
+    return ModelPool(source, factory=versioned, **options)  # type: ignore[arg-type]
 
 
 async def test_routes_resolve_once_and_load_once() -> None:
-    Runtime.loads = []
+    Versioned.loads = []
     p = pool(Source())
     await p.start(eager=True)
     assert p.lookup("m", None) is not None and p.lookup("m", None).version == 2  # type: ignore[union-attr]
     same = await asyncio.gather(*(p.get("m", "2") for _ in range(5)))
-    assert all(s is same[0] for s in same) and Runtime.loads == [("m", 2)]
+    assert all(s is same[0] for s in same) and Versioned.loads == [("m", 2)]
     assert set(same[0].spec._readers) == {False, True}  # V2 readers compiled at load
     assert (await p.get("m", "1")).version == 1
     with pytest.raises(NotFoundError):
@@ -123,7 +127,7 @@ async def test_hot_swap_loads_first_and_retires_after_in_flight_requests() -> No
     assert new is not None and new.version == 2 and new.runtime.ready
     assert old.retired and old.runtime.ready  # still serving its in-flight request
     out = await old.predict({"x": np.ones(1)}, 1)
-    assert out.scores.tolist() == [1]
+    assert out["v"].tolist() == [1]
     old.inflight -= 1
     await old.predict({"x": np.ones(1)}, 1)  # the last one out unloads it
     assert not old.runtime.ready

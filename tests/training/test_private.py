@@ -16,7 +16,7 @@ from modelry.data.schema import Task
 from modelry.errors import ConfigError, MissingExtraError
 from modelry.nn.modules import TabularNet
 from modelry.pipeline import TrainOutcome, train_model
-from modelry.serving.runtime import TabularRuntime
+from modelry.serving.tabular import TabularRuntime
 from modelry.settings import Settings
 from modelry.training.config import ModelConfig, OptimConfig, TrainConfig
 from modelry.training.private import default_delta, train_private
@@ -101,7 +101,7 @@ def test_the_private_artifact_serves_what_torch_computes(private: TrainOutcome) 
     with torch.no_grad():
         raw = net(torch.from_numpy(encoded.dense), torch.from_numpy(encoded.codes))
     expected = torch.sigmoid(raw)[:, 0].numpy()
-    np.testing.assert_allclose(runtime.predict(columns).scores, expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(runtime.scores(columns), expected, atol=1e-5, rtol=0)
 
 
 def _arrays(n: int = 400) -> tuple[TrainData, TrainData]:

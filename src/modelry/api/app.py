@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from modelry.api.auth import KeyCheck
 from modelry.api.error_responses import handle_exception
+from modelry.api.explaining import build_explainer
 from modelry.api.openapi import openapi_document, swagger_html
 from modelry.api.routes import HotRoutes, build_routes
 from modelry.api.service_metrics import CONTENT_TYPE, ServiceMetrics
@@ -111,7 +112,7 @@ def create_app(
     pool = ModelPool(
         source, names=models, policy=batch_policy(settings), policies=batching, observer=metrics
     )
-    plane = DataPlane(pool, source, watch_interval=watch_interval)
+    plane = DataPlane(pool, source, watch_interval=watch_interval, explainers=build_explainer)
     handlers: dict[str, object] = {
         "v2": V2API(plane, settings.max_body_bytes),
         "v1": SimpleAPI(plane, settings.max_body_bytes),

@@ -33,7 +33,7 @@ async def served_for(plane: DataPlane, request: Request, labels: list[str]) -> S
     params = request.path_params
     name: str = params["name"]
     ref = params.get("version")
-    served = plane.pool.routes.get((name, ref))  # served and loaded: no await
+    served = plane.lookup(name, ref)  # served and loaded: no await
     if served is None:
         served = await plane.model(name, ref)
     labels[0] = name

@@ -1,64 +1,60 @@
-"""Explanations over HTTP: one explainer per loaded model version, built on first use.
+"""Explanations over HTTP: the explainer factory the data plane builds explainers with.
 
 ``POST /v1/models/{name}:explain`` and a V2 inference request with
 ``"parameters": {"explain": true}`` both come here. Building an explainer means
 importing torch and Captum and rebuilding the network from its safetensors weights
-(a second or so), so it happens once per loaded version, on the first explain request,
-and is cached on the pool entry (:attr:`modelry.serving.pool.Served.explainer`); the pool
-drops it with the version on unload or hot swap.
+(a second or so), so the data plane does it once per loaded version, on the first
+explain request, and keeps it until the version is unloaded or swapped out.
 
-Torch is imported inside :func:`_build` only: serving predictions never loads it (the
-import-linter contract on the predict path ignores this one lazy edge, by name). Both
-building and explaining run in Starlette's thread pool, off the event loop, and torch
-is held to one intra-op thread in the process, since requests already run in parallel
-threads.
+Torch is imported inside :func:`build_explainer` only: serving predictions never loads
+it (the import-linter contract on the predict path ignores this one lazy edge, by
+name). Both building and explaining run in a worker thread, off the event loop, and
+torch is held to one intra-op thread in the process, since requests already run in
+parallel threads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
-from modelry.errors import InvalidInputError
+from modelry.errors import ConfigError, InvalidInputError
 from modelry.protocol.predictions import relabel_row_error
+from modelry.serving.dataplane import DataPlane, Explainer
 from modelry.serving.pool import Served
-
-if TYPE_CHECKING:
-    from modelry.explain import Explainer
-    from modelry.serving.runtime import TabularRuntime
+from modelry.serving.runtime import Runtime
 
 _threads_limited = False
 
 
-def _build(runtime: TabularRuntime) -> Explainer:
-    global _threads_limited
-    from modelry.explain import Explainer, use_one_thread
+def build_explainer(runtime: Runtime) -> Explainer:
+    """The explainer of a loaded model (torch and Captum imported here, on first use).
 
-    explainer = Explainer.from_artifact(runtime)  # MissingExtraError names the extra
+    Raises:
+        ConfigError: the model's kind has no explainer.
+        ArtifactError: the version has no weights to explain.
+    """
+    global _threads_limited
+    from modelry.explain import Explainer as ModelExplainer
+    from modelry.explain import use_one_thread
+    from modelry.serving.tabular import TabularRuntime
+
+    if not isinstance(runtime, TabularRuntime):
+        raise ConfigError(f"models of kind {runtime.kind!r} cannot be explained yet")
+    explainer = ModelExplainer.from_artifact(runtime)
     if not _threads_limited:
         use_one_thread()
         _threads_limited = True
     return explainer
 
 
-async def explainer_for(served: Served) -> Explainer:
-    """The version's explainer, built (off the event loop) by the first caller."""
-    if served.explainer is None:
-        async with served.explain_lock():
-            if served.explainer is None:
-                served.explainer = await run_in_threadpool(_build, served.runtime)
-    explainer: Explainer = served.explainer
-    return explainer
-
-
 async def explain_rows(
-    served: Served, columns: Mapping[str, Any], prefix: str
+    plane: DataPlane, served: Served, columns: Mapping[str, Any], prefix: str
 ) -> list[dict[str, Any]]:
     """One ``Explanation.to_dict()`` per row of ``columns`` (already validated).
 
     Args:
+        plane: The data plane that serves the model.
         served: The model version that predicted the rows.
         columns: The request's columns, as for ``predict``.
         prefix: How the request names rows in errors: ``"instances"`` or ``"inputs"``.
@@ -66,12 +62,9 @@ async def explain_rows(
     Raises:
         InvalidInputError: An encoder refused a value (named as ``prefix[row].column``).
         ArtifactError: The version has no weights to explain.
-        MissingExtraError: Captum is not installed.
     """
-    with served.hold():  # a hot swap mid-request must not unload the runtime under us
-        explainer = await explainer_for(served)
-        try:
-            explanations = await run_in_threadpool(explainer.explain, columns)
-        except InvalidInputError as exc:
-            raise relabel_row_error(exc, prefix) from exc
+    try:
+        explanations = await plane.explain(served, columns)
+    except InvalidInputError as exc:
+        raise relabel_row_error(exc, prefix) from exc
     return [e.to_dict() for e in explanations]

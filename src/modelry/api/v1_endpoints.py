@@ -18,7 +18,7 @@ from modelry.data.columns import InputColumn
 from modelry.errors import InvalidInputError
 from modelry.protocol import v1
 from modelry.protocol.codecs import records_to_columns
-from modelry.protocol.predictions import prediction_to_records, relabel_row_error
+from modelry.protocol.predictions import relabel_row_error
 from modelry.protocol.v2_wire import loads
 from modelry.serving.dataplane import DataPlane
 from modelry.serving.pool import Served
@@ -51,7 +51,7 @@ class SimpleAPI:
     async def predict(self, request: Request, labels: list[str]) -> Response:
         served, columns, n_rows = await self._instances(request, labels)
         try:
-            records = await served.predict_rows(columns, n_rows, prediction_to_records)
+            records = await self.plane.predict(served, columns, n_rows, served.runtime.records)
         except InvalidInputError as exc:
             raise relabel_row_error(exc, "instances") from exc
         return json_response(
@@ -61,7 +61,7 @@ class SimpleAPI:
     async def explain(self, request: Request, labels: list[str]) -> Response:
         """Per-row attributions and reasons (see :mod:`modelry.api.explaining`)."""
         served, columns, _ = await self._instances(request, labels)
-        explanations = await explain_rows(served, columns, "instances")
+        explanations = await explain_rows(self.plane, served, columns, "instances")
         return json_response(
             v1.ExplainResponse(
                 explanations=cast(list[v1.RowExplanation], explanations),

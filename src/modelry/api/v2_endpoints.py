@@ -21,7 +21,6 @@ from modelry.protocol.predictions import (
     EXPLANATION,
     explain_requested,
     explanation_tensor,
-    prediction_rows,
     relabel_row_error,
     rows_to_tensors,
 )
@@ -73,13 +72,14 @@ class V2API:
         if explain and wanted is not None:
             wanted = [w for w in wanted if w != EXPLANATION]
         try:
-            rows = await served.predict_rows(columns, n_rows, prediction_rows)
+            rows = await self.plane.predict(served, columns, n_rows, served.output_rows)
         except InvalidInputError as exc:
             raise relabel_row_error(exc, "inputs") from exc
-        outputs = rows_to_tensors(rows, wanted)
+        outputs = rows_to_tensors(rows, served.runtime.outputs, wanted)
         if explain:
             labels[2] = "explain"  # counted apart: an explanation costs far more than a score
-            outputs.append(explanation_tensor(await explain_rows(served, columns, "inputs")))
+            explained = await explain_rows(self.plane, served, columns, "inputs")
+            outputs.append(explanation_tensor(explained))
         content, header_length = v2_wire.render_infer_response(
             name, version, outputs, request_id=parsed.id, binary=parsed.binary
         )

@@ -19,7 +19,7 @@ from modelry.data.clean import encode_target, normalise_missing
 from modelry.data.schema import Role, Task
 from modelry.data.sources import to_columns
 from modelry.errors import ConfigError, SchemaError
-from modelry.serving.runtime import TabularRuntime
+from modelry.serving.tabular import TabularRuntime
 from modelry.serving.thresholds import apply_group_thresholds
 
 
@@ -34,7 +34,7 @@ def audit_model(
     """Score ``frame`` with a loaded binary model and audit its decisions.
 
     Args:
-        runtime: A loaded :class:`~modelry.serving.runtime.TabularRuntime`.
+        runtime: A loaded :class:`~modelry.serving.tabular.TabularRuntime`.
         frame: The table (a pandas DataFrame) with the model's inputs, the sensitive
             columns and, if known, the target column.
         sensitive: The attributes to audit; by default the schema's sensitive columns.
@@ -83,7 +83,7 @@ def audit_model(
         )
     wanted = list(dict.fromkeys([*runtime.input_columns, *names]))
     columns = to_columns(frame, wanted)
-    scores = np.asarray(runtime.predict(columns).scores, dtype=np.float64)
+    scores = np.asarray(runtime.scores(columns), dtype=np.float64)
     groups = runtime.network.group_thresholds if threshold is None else None
     base = runtime.network.threshold if threshold is None else threshold
     decisions = apply_group_thresholds(scores, columns, groups, base)

@@ -50,7 +50,7 @@ def audit_command(
     from modelry.audit.report import audit_model, write_report
     from modelry.data.sources import read_table
     from modelry.registry.store import Registry
-    from modelry.serving.runtime import TabularRuntime
+    from modelry.serving.tabular import TabularRuntime
 
     version = Registry(Settings()).resolve(model)
     runtime = TabularRuntime(version.path, name=version.name, version=version.version)

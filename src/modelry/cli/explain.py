@@ -45,7 +45,7 @@ def explain_command(
         _global(version, json_output)
         return
     from modelry.explain.attributions import Explainer
-    from modelry.serving.runtime import TabularRuntime
+    from modelry.serving.tabular import TabularRuntime
 
     runtime = TabularRuntime(version.path, name=version.name, version=version.version)
     explainer = Explainer(runtime, top=top)

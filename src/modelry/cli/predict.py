@@ -23,14 +23,14 @@ def predict_command(
 ) -> None:
     """Score DATA with MODEL and write every row with its prediction to --output."""
     from modelry.registry.store import Registry
-    from modelry.serving.runtime import TabularRuntime
     from modelry.serving.scoring import score_file
 
-    version = Registry(Settings()).resolve(model)
-    runtime = TabularRuntime(version.path, name=version.name, version=version.version)
-    runtime.load()
+    registry = Registry(Settings())
+    version = registry.resolve(model)
     if json_output:
-        report = score_file(runtime, data, output, batch_rows=batch_rows)
+        report = score_file(
+            registry, version.name, version.version, data, output, batch_rows=batch_rows
+        )
         console.print_json(
             {
                 "model": version.name,
@@ -46,7 +46,9 @@ def predict_command(
     with Progress(*columns, console=console.err) as progress:
         bar = progress.add_task("scoring", total=None)
         report = score_file(
-            runtime,
+            registry,
+            version.name,
+            version.version,
             data,
             output,
             batch_rows=batch_rows,

@@ -45,7 +45,7 @@ from modelry.errors import ArtifactError, MissingExtraError
 from modelry.explain.integration import integrate
 from modelry.explain.reasons import Reason, reasons, row_value
 from modelry.registry.layout import WEIGHTS_FILE
-from modelry.serving.runtime import TabularRuntime
+from modelry.serving.tabular import TabularRuntime
 
 if TYPE_CHECKING:
     from torch import Tensor

@@ -26,7 +26,7 @@ from modelry.errors import DataError
 from modelry.features.preprocessor import Preprocessor
 from modelry.registry.artifact import dumps_json
 from modelry.registry.layout import IMPORTANCE_FILE
-from modelry.serving.runtime import Prediction, make_session
+from modelry.serving.runtime import make_session
 
 IMPORTANCE_PLOT = "plots/importance.png"
 MAX_ROWS = 5000
@@ -38,13 +38,13 @@ class Scorer(Protocol):
     @property
     def task(self) -> Task: ...
 
-    def predict(self, columns: Mapping[str, ColumnArray]) -> Prediction: ...
+    def scores(self, columns: Mapping[str, ColumnArray]) -> np.ndarray: ...
 
 
 class OnnxScorer:
     """A served network that is not on disk yet: ONNX bytes plus the fitted preprocessing.
 
-    It scores exactly as :class:`~modelry.serving.runtime.TabularRuntime` will, so
+    It scores exactly as :class:`~modelry.serving.tabular.TabularRuntime` will, so
     training can measure importance before the artifact is written.
     """
 
@@ -58,14 +58,14 @@ class OnnxScorer:
     def task(self) -> Task:
         return self._task
 
-    def predict(self, columns: Mapping[str, ColumnArray]) -> Prediction:
+    def scores(self, columns: Mapping[str, ColumnArray]) -> np.ndarray:
         encoded = self.preprocessor.transform(columns)
         feeds = {"dense": encoded.dense}
         if len(self._inputs) > 1:
             feeds["codes"] = encoded.codes
         out: np.ndarray = self._session.run(None, feeds)[0]
-        scores = out if self._task is Task.MULTICLASS else out[:, 0]
-        return Prediction(task=self._task, scores=scores, labels=None, classes=None)
+        scores: np.ndarray = out if self._task is Task.MULTICLASS else out[:, 0]
+        return scores
 
 
 def _shuffled(values: ColumnArray, order: np.ndarray) -> ColumnArray:
@@ -163,7 +163,7 @@ def _importance(
         raise DataError(f"permutation importance needs at least 2 rows, got {len(y)}")
     _, higher_is_better = primary_metric(runtime.task)
     sign = 1.0 if higher_is_better else -1.0
-    reference = _metric(runtime.task, y, runtime.predict(columns).scores)
+    reference = _metric(runtime.task, y, runtime.scores(columns))
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     for name in names:
@@ -171,7 +171,7 @@ def _importance(
         for _ in range(repeats):
             shuffled = dict(columns)
             shuffled[name] = _shuffled(columns[name], rng.permutation(len(y)))
-            value = _metric(runtime.task, y, runtime.predict(shuffled).scores)
+            value = _metric(runtime.task, y, runtime.scores(shuffled))
             drops.append(sign * (reference - value))
         rows.append(
             {"column": name, "importance": float(np.mean(drops)), "std": float(np.std(drops))}

@@ -14,6 +14,8 @@ from typing import Any, NotRequired
 
 from typing_extensions import TypedDict
 
+from modelry.protocol.v2 import TensorMetadata
+
 
 class PredictRequest(TypedDict):
     instances: list[dict[str, Any]]
@@ -26,7 +28,10 @@ class RecordPrediction(TypedDict):
 
 
 class PredictResponse(TypedDict):
-    predictions: list[RecordPrediction]
+    """``predictions``: one record per instance, each of the model's outputs by name; a
+    tabular model's records are :class:`RecordPrediction`."""
+
+    predictions: list[dict[str, Any]]
     model: str
     version: int
 
@@ -79,9 +84,11 @@ class ModelDetail(TypedDict):
     served_version: int | None
     aliases: dict[str, int]
     versions: list[ModelVersionInfo]
+    kind: NotRequired[str]
     task: NotRequired[str]
     classes: NotRequired[list[str] | None]
     inputs: NotRequired[dict[str, str]]
+    outputs: NotRequired[list[TensorMetadata]]
 
 
 class AliasRequest(TypedDict):

@@ -38,7 +38,7 @@ import numpy as np
 
 from modelry.data.columns import Coded, InputColumn, Records, as_array
 from modelry.errors import InvalidInputError
-from modelry.serving.runtime import Prediction
+from modelry.protocol.predictions import Outputs
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ STILL_TURNS = 8
 """Loop turns a zero-wait flush waits at most for a still-growing queue (bounds the
 latency a steady trickle of requests could add to the first one)."""
 
-PredictFn = Callable[[Mapping[str, Any]], Prediction]
-Finish = Callable[[Prediction], list[Any]]
+PredictFn = Callable[[Mapping[str, Any]], Outputs]
+Finish = Callable[[Outputs], list[Any]]
 """Turns a prediction into one item per row (e.g. the V1 JSON records): run once per
 batch, each request then gets its own rows' items."""
 Observe = Callable[[int, int], None]
@@ -85,7 +85,7 @@ async def predict_alone(
     n_rows: int,
     policy: BatchPolicy,
     observe: Observe,
-) -> Prediction:
+) -> Outputs:
     """One request, one predict call: inline if small, in a thread if large."""
     if n_rows >= policy.offload_rows:
         prediction = await asyncio.to_thread(predict, columns)
@@ -99,7 +99,7 @@ async def predict_alone(
 class _Request:
     columns: Mapping[str, Any]
     rows: int
-    future: asyncio.Future[Any]  # its Prediction, or its rows' items when finish is set
+    future: asyncio.Future[Any]  # its Outputs, or its rows' items when finish is set
     finish: Finish | None
 
 
@@ -143,15 +143,9 @@ def _objects(values: InputColumn) -> np.ndarray:
     return np.asarray(as_array(values), dtype=object)
 
 
-def slice_prediction(prediction: Prediction, start: int, stop: int) -> Prediction:
-    """Rows ``[start, stop)`` of a batch's prediction."""
-    labels = prediction.labels
-    return Prediction(
-        task=prediction.task,
-        scores=prediction.scores[start:stop],
-        labels=None if labels is None else labels[start:stop],
-        classes=prediction.classes,
-    )
+def slice_outputs(outputs: Outputs, start: int, stop: int) -> Outputs:
+    """Rows ``[start, stop)`` of a batch's outputs."""
+    return {name: values[start:stop] for name, values in outputs.items()}
 
 
 class Batcher:
@@ -296,7 +290,7 @@ class Batcher:
         for request in batch:
             _fail(request, exc)
 
-    def _deliver(self, batch: list[_Request], prediction: Prediction) -> None:
+    def _deliver(self, batch: list[_Request], prediction: Outputs) -> None:
         rows = sum(r.rows for r in batch)
         self.observe(rows, len(batch))
         alone = len(batch) == 1
@@ -308,9 +302,7 @@ class Batcher:
             if future.done():
                 pass
             elif finish is None:
-                future.set_result(
-                    prediction if alone else slice_prediction(prediction, start, stop)
-                )
+                future.set_result(prediction if alone else slice_outputs(prediction, start, stop))
             else:
                 items = finished.get(finish)
                 if items is None:

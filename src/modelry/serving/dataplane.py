@@ -1,8 +1,15 @@
 """The data plane: every transport's one way to the models.
 
-HTTP handlers (V2 and simple JSON), and later gRPC or Ray, parse their own
-wire format into columns and call this; it knows nothing of HTTP. It answers in
-the protocol types of :mod:`modelry.protocol`, as MLServer's data plane does.
+HTTP handlers (V2 and simple JSON), batch scoring, explanations and Ray parse their
+own formats into columns and call this; it knows nothing of HTTP. It answers in the
+protocol types of :mod:`modelry.protocol`, as MLServer's data plane does, derived from
+each model kind's declared outputs.
+
+Composition lives here: a model whose kind declares an upstream column
+(:attr:`~modelry.serving.runtime.Runtime.upstream`, e.g. ``resume`` embedded by the
+``text-encoder`` model) has that column predicted by the upstream model first, through
+the same pool and its batching, so a shared encoder is loaded once for every model
+that uses it.
 
 Example:
     >>> registry = Registry(settings)  # doctest: +SKIP
@@ -14,20 +21,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Any, Protocol
-
-import numpy as np
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from modelry import __version__
+from modelry.errors import ArtifactError, ConfigError
 from modelry.protocol import v1, v2
-from modelry.protocol.predictions import output_tensors
+from modelry.protocol.predictions import Outputs
 from modelry.serving.pool import ModelPool, Served
-from modelry.serving.runtime import Prediction
+from modelry.serving.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 SERVER_NAME = "modelry"
+MAX_UPSTREAM_DEPTH = 4
+"""How many models deep a chain of upstream models may go (a loop is refused)."""
+
+T = TypeVar("T")
 
 
 class RegistryView(Protocol):
@@ -41,6 +51,16 @@ class RegistryView(Protocol):
     def revision(self) -> int: ...
 
 
+class Explainer(Protocol):
+    """What the data plane asks of an explainer (``modelry.explain.Explainer``)."""
+
+    def explain(self, columns: Mapping[str, Any]) -> list[Any]: ...
+
+
+ExplainerFactory = Callable[[Runtime], Explainer]
+"""Builds the explainer of a loaded model (slow: run once per version, in a thread)."""
+
+
 class DataPlane:
     """Inference, metadata, readiness and model loading, transport-agnostic.
 
@@ -48,14 +68,22 @@ class DataPlane:
         pool: The loaded models.
         registry: Where versions and aliases are listed and changed.
         watch_interval: Seconds between two looks at the registry's revision.
+        explainers: Builds a model's explainer (the layers above serving pass one: torch
+            and Captum stay out of the predict path); None: explaining is refused.
     """
 
     def __init__(
-        self, pool: ModelPool, registry: RegistryView, *, watch_interval: float = 1.0
+        self,
+        pool: ModelPool,
+        registry: RegistryView,
+        *,
+        watch_interval: float = 1.0,
+        explainers: ExplainerFactory | None = None,
     ) -> None:
         self.pool = pool
         self.registry = registry
         self.watch_interval = watch_interval
+        self.explainers = explainers
         self.started = False
         self.is_ready = False
         self._watcher: asyncio.Task[None] | None = None
@@ -92,6 +120,10 @@ class DataPlane:
 
     # -- inference --------------------------------------------------------------------
 
+    def lookup(self, name: str, ref: str | None) -> Served | None:
+        """The loaded model serving ``name`` at ``ref`` if it is routed already (no await)."""
+        return self.pool.routes.get((name, ref))
+
     async def model(self, name: str, ref: str | None) -> Served:
         """The loaded model serving ``name`` at ``ref`` (loading it if needed)."""
         served = self.pool.routes.get((name, ref))
@@ -101,13 +133,71 @@ class DataPlane:
             served = await self.pool.get(name, ref)
         return served
 
-    async def infer(
-        self, name: str, ref: str | None, columns: Mapping[str, np.ndarray]
-    ) -> Prediction:
-        """Predict ``columns`` (one array per input column) with ``name`` at ``ref``."""
+    async def predict(
+        self,
+        served: Served,
+        columns: Mapping[str, Any],
+        n_rows: int,
+        finish: Callable[[Outputs], list[T]],
+    ) -> list[T]:
+        """``finish`` of ``served``'s outputs on ``columns``, one item per row.
+
+        Upstream columns are resolved first; with batching on, ``finish`` runs once per
+        batch and each caller gets its own rows.
+        """
+        if served.runtime.upstream:
+            columns = await self._resolve_upstream(served, columns, n_rows, 0)
+        return await served.predict_rows(columns, n_rows, finish)
+
+    async def infer(self, name: str, ref: str | None, columns: Mapping[str, Any]) -> Outputs:
+        """The outputs of ``name`` at ``ref`` for ``columns`` (one array or list per input)."""
         served = await self.model(name, ref)
         rows = len(next(iter(columns.values()))) if columns else 0
-        return await served.predict(columns, rows)
+        return await self.outputs(served, columns, rows)
+
+    async def outputs(self, served: Served, columns: Mapping[str, Any], n_rows: int) -> Outputs:
+        """``served``'s outputs for ``columns``, upstream columns resolved first."""
+        if served.runtime.upstream:
+            columns = await self._resolve_upstream(served, columns, n_rows, 0)
+        return await served.predict(columns, n_rows)
+
+    async def _resolve_upstream(
+        self, served: Served, columns: Mapping[str, Any], n_rows: int, depth: int
+    ) -> Mapping[str, Any]:
+        """``columns`` with each upstream column replaced by its upstream model's output."""
+        if depth >= MAX_UPSTREAM_DEPTH:
+            raise ArtifactError(
+                f"model {served.name}: upstream models nest deeper than {MAX_UPSTREAM_DEPTH} "
+                "(a loop?)"
+            )
+        resolved = dict(columns)
+        for column, upstream in served.runtime.upstream.items():
+            source = await self.model(upstream.model, None)
+            feed = {upstream.input: columns[column]}
+            if source.runtime.upstream:
+                feed = dict(await self._resolve_upstream(source, feed, n_rows, depth + 1))
+            outputs = await source.predict(feed, n_rows)
+            resolved[column] = outputs[upstream.output]
+        return resolved
+
+    async def explain(self, served: Served, columns: Mapping[str, Any]) -> list[Any]:
+        """One explanation per row of ``columns`` (already validated), by the version's
+        explainer: built off the event loop by the first caller, kept until the version
+        is unloaded or swapped out.
+
+        Raises:
+            ConfigError: this plane has no explainer factory, or the kind cannot be explained.
+        """
+        if self.explainers is None:
+            raise ConfigError("explanations are not available in this service")
+        with served.hold():  # a hot swap mid-request must not unload the runtime under us
+            if served.explainer is None:
+                async with served.explain_lock():
+                    if served.explainer is None:
+                        served.explainer = await asyncio.to_thread(self.explainers, served.runtime)
+            explainer: Explainer = served.explainer
+            explanations: list[Any] = await asyncio.to_thread(explainer.explain, columns)
+        return explanations
 
     # -- metadata ---------------------------------------------------------------------
 
@@ -123,17 +213,14 @@ class DataPlane:
     async def model_metadata(self, name: str, ref: str | None) -> v2.ModelMetadataResponse:
         served = await self.model(name, ref)
         versions = await asyncio.to_thread(self.registry.versions, name)
-        n_classes = len(served.classes or [])
+        runtime = served.runtime
         return v2.model_metadata(
             name,
             [str(v.version) for v in versions],
-            served.spec.tensors(),
-            output_tensors(served.task, n_classes),
-            parameters={
-                "version": served.version,
-                "task": str(served.task),
-                "classes": served.classes,
-            },
+            [spec.metadata() for spec in runtime.inputs],
+            [spec.metadata() for spec in runtime.outputs],
+            platform=runtime.platform,
+            parameters={"version": served.version, **runtime.parameters()},
         )
 
     async def model_ready(self, name: str, ref: str | None) -> v2.ModelReadyResponse:
@@ -187,9 +274,14 @@ class DataPlane:
         )
         served = self.pool.lookup(name, None)
         if served is not None:
-            detail["task"] = str(served.task)
-            detail["classes"] = served.classes
+            parameters = served.runtime.parameters()
+            detail["kind"] = served.runtime.kind
+            if "task" in parameters:
+                detail["task"] = parameters["task"]
+            if "classes" in parameters:
+                detail["classes"] = parameters["classes"]
             detail["inputs"] = dict(served.spec.kinds)
+            detail["outputs"] = [spec.metadata() for spec in served.runtime.outputs]
         return detail
 
     # -- operator actions -------------------------------------------------------------

@@ -23,12 +23,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from modelry.data.schema import Task
 from modelry.errors import ConfigError, ModelryError, NotFoundError
 from modelry.protocol.codecs import InputSpec
+from modelry.protocol.predictions import OutputRow, Outputs, output_rows
 from modelry.registry.store import validate_name
 from modelry.serving.batching import Batcher, BatchObserver, BatchPolicy, Finish, predict_alone
-from modelry.serving.runtime import Prediction, TabularRuntime
+from modelry.serving.kinds import open_runtime
+from modelry.serving.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -57,22 +58,21 @@ class ModelSource(Protocol):
     def revision(self) -> int: ...
 
 
-RuntimeFactory = Callable[[VersionInfo], TabularRuntime]
+RuntimeFactory = Callable[[VersionInfo], Runtime]
+"""Builds the loaded, checked runtime of a registry version."""
 
 
-def tabular_runtime(entry: VersionInfo) -> TabularRuntime:
-    """The default factory: a :class:`TabularRuntime` on the version's directory."""
-    return TabularRuntime(entry.path, name=entry.name, version=entry.version)
+def registry_runtime(entry: VersionInfo) -> Runtime:
+    """The default factory: the version's kind (its manifest says which), loaded and checked."""
+    return open_runtime(entry.path, entry.name, entry.version)
 
 
 @dataclass(eq=False)
 class Served:
     """One loaded model version and what the request path needs of it."""
 
-    runtime: TabularRuntime
+    runtime: Runtime
     spec: InputSpec
-    task: Task
-    classes: list[str] | None
     batcher: Batcher | None
     policy: BatchPolicy
     observer: BatchObserver | None
@@ -91,13 +91,13 @@ class Served:
     def version(self) -> int:
         return self.runtime.version
 
-    async def predict(self, columns: Mapping[str, Any], n_rows: int) -> Prediction:
+    async def predict(self, columns: Mapping[str, Any], n_rows: int) -> Outputs:
         """Predict through the batcher (when batching) or alone; retire-safe."""
-        prediction: Prediction = await self._predict(columns, n_rows, None)
-        return prediction
+        outputs: Outputs = await self._predict(columns, n_rows, None)
+        return outputs
 
     async def predict_rows(
-        self, columns: Mapping[str, Any], n_rows: int, finish: Callable[[Prediction], list[T]]
+        self, columns: Mapping[str, Any], n_rows: int, finish: Callable[[Outputs], list[T]]
     ) -> list[T]:
         """``finish`` of the prediction, one item per row; run once per batch when batching."""
         items: list[T] = await self._predict(columns, n_rows, finish)
@@ -115,7 +115,12 @@ class Served:
             if self.retired and self.inflight == 0:
                 self._release()
 
-    def run(self, columns: Mapping[str, Any]) -> Prediction:
+    def output_rows(self, outputs: Outputs) -> list[OutputRow]:
+        """Each row's outputs in declared order: the V2 finish (one bound method per
+        version, so the requests of one batch share one conversion)."""
+        return output_rows(outputs, self.runtime.outputs)
+
+    def run(self, columns: Mapping[str, Any]) -> Outputs:
         """One predict call on the runtime (looked up per call: a swapped-in stub applies)."""
         return self.runtime.predict(columns)
 
@@ -164,7 +169,7 @@ class ModelPool:
         names: Serve only these models (None: every model in the registry).
         policy: Batching policy by default; ``policies`` overrides it per model name.
         observer: Told every predict call's row and request count (for metrics).
-        factory: Builds a runtime for a registry version.
+        factory: Builds the loaded runtime of a registry version.
     """
 
     def __init__(
@@ -175,7 +180,7 @@ class ModelPool:
         policy: BatchPolicy | None = None,
         policies: Mapping[str, BatchPolicy] | None = None,
         observer: BatchObserver | None = None,
-        factory: RuntimeFactory = tabular_runtime,
+        factory: RuntimeFactory = registry_runtime,
     ) -> None:
         self.source = source
         self.names = sorted(set(names)) if names is not None else None
@@ -247,13 +252,10 @@ class ModelPool:
 
     def _load(self, entry: VersionInfo) -> Served:
         runtime = self.factory(entry)
-        runtime.load()
         policy = self.policies.get(entry.name, self.policy)
         served = Served(
             runtime=runtime,
             spec=InputSpec(runtime.input_kinds()),
-            task=runtime.task,
-            classes=runtime.schema_classes,
             batcher=None,
             policy=policy,
             observer=self.observer,
@@ -307,8 +309,12 @@ class ModelPool:
                     continue
                 if (entry.name, entry.version) == (current.name, current.version):
                     routes[route] = current
-                else:
+                    continue
+                try:
                     routes[route] = await self._ensure_loaded(entry)
+                except ModelryError as exc:  # e.g. a bad kind: keep serving what works
+                    log.error("keeping %s:%s on version %s: %s", *route, current.version, exc)
+                    routes[route] = current
             # A request may have added a route while we awaited; keep those too.
             for route, served in self.routes.items():
                 routes.setdefault(route, served)

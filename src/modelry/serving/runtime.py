@@ -1,76 +1,174 @@
-"""The runtime contract, and the runtime of a trained tabular model.
+"""The runtime contract: what every kind of served model is.
 
-Every model, whatever it is, is reached through a :class:`Runtime`: ``load``,
-``predict``, ``unload``, ``ready``, ``name``, ``version``. HTTP, the CLI's batch
-scoring and Ray all call the same object. This module is on the predict path: it
-imports neither pandas nor torch.
+A *kind* (a tabular network, a linear baseline, a text encoder, an uplift model, …) is
+a :class:`Runtime` subclass. It declares its inputs and outputs as
+:class:`~modelry.protocol.predictions.TensorSpec`, loads itself from a registry
+version directory, and predicts a batch of columns into named outputs. HTTP (V1 and
+V2), batch scoring, explanations and Ray reach every kind through the same
+:class:`~modelry.serving.dataplane.DataPlane`, which derives V1 records, V2 tensors,
+metadata and scored-file columns from the declaration; nothing above this module
+branches on what a model predicts.
+
+A kind may take an input from another served model first (:attr:`Runtime.upstream`):
+e.g. a task head whose ``resume`` column is embedded by the shared ``text-encoder``
+model. The data plane resolves that before :meth:`Runtime.predict` sees the column.
+
+New kinds plug in through :mod:`modelry.serving.kinds` (the ``modelry.kinds``
+entry-point group). This module is on the predict path: it imports neither pandas nor
+torch.
+
+Example:
+    >>> class Doubler(Runtime):
+    ...     kind = "doubler"
+    ...     inputs = (TensorSpec("x", "FP64"),)
+    ...     outputs = (TensorSpec("y", "FP64"),)
+    ...     def load(self) -> None: pass
+    ...     def predict(self, columns): return {"y": 2 * np.asarray(columns["x"], float)}
+    >>> rt = Doubler(Path("."), name="double", version=1)
+    >>> rt.predict({"x": [1.0, 2.5]})
+    {'y': array([2., 5.])}
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from modelry.data.columns import InputColumn
-from modelry.data.schema import Schema, Task
-from modelry.errors import ArtifactError, NotFittedError
-from modelry.features.preprocessor import Preprocessor
-from modelry.registry.artifact import Artifact, load_artifact
-from modelry.registry.layout import (
-    MODEL_FILE,
-    NETWORK_FILE,
-    PREPROCESSOR_FILE,
-    SCHEMA_FILE,
-    NetworkSpec,
-    read_spec,
+from modelry.errors import ArtifactError
+from modelry.protocol.predictions import (
+    Outputs,
+    TensorSpec,
+    output_columns,
+    output_records,
 )
-from modelry.serving.thresholds import apply_group_thresholds
+
+__all__ = ["Outputs", "Runtime", "TensorSpec", "Upstream", "make_session", "session_runner"]
 
 
 @dataclass(frozen=True, slots=True)
-class Prediction:
-    """What a model says about a batch of rows.
+class Upstream:
+    """An input column that another served model turns into what this model takes.
 
-    ``scores`` is P(positive class) ``[n]`` for a binary task, class probabilities
-    ``[n, K]`` for a multi-class task, and the predicted value ``[n]`` for regression.
-    ``labels`` is the predicted class label per row (``None`` for regression).
+    Attributes:
+        model: The served model's name (e.g. ``"text-encoder"``).
+        input: The served model's input the column is sent as (e.g. ``"text"``).
+        output: The served model's output that replaces the column (e.g. ``"embedding"``).
     """
 
-    task: Task
-    scores: np.ndarray
-    labels: np.ndarray | None
-    classes: list[str] | None
+    model: str
+    input: str
+    output: str
 
 
 class Runtime(abc.ABC):
-    """A loadable model: the one contract every transport reaches models through."""
+    """A loadable model of one kind: the one contract every transport reaches models through.
 
-    def __init__(self, name: str, version: int) -> None:
+    Subclasses set :attr:`kind`, declare :attr:`inputs` and :attr:`outputs` (class
+    attributes, or set by :meth:`load`), and implement :meth:`load` and :meth:`predict`.
+    Everything else has a default derived from those declarations.
+
+    Args:
+        path: The registry version directory.
+        name: The model's name.
+        version: The version number (0 for a version not yet registered).
+    """
+
+    kind: ClassVar[str] = ""
+    platform: ClassVar[str] = "modelry"
+    """What ``GET /v2/models/{name}`` reports as the model's platform."""
+
+    inputs: Sequence[TensorSpec] = ()
+    """The columns a request carries, in order (valid once loaded)."""
+    outputs: Sequence[TensorSpec] = ()
+    """What :meth:`predict` returns, in order (valid once loaded)."""
+
+    def __init__(self, path: Path, name: str, version: int) -> None:
+        self.path = path
         self.name = name
         self.version = version
+        self._loaded = False
+
+    # -- to implement --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def load(self) -> None:
+        """Read the version directory and make :meth:`predict` ready.
+
+        Raises:
+            ArtifactError: the directory is not a sound version of this kind.
+        """
+
+    @abc.abstractmethod
+    def predict(self, columns: Mapping[str, Any]) -> Outputs:
+        """One array per declared output for the rows of ``columns``.
+
+        Args:
+            columns: One column per input (a numpy array or a list; a few V1 records may
+                come as :class:`~modelry.data.columns.Records`), all of one length.
+
+        Raises:
+            InvalidInputError: a value the model refuses, naming its column and row.
+        """
+
+    # -- with defaults ------------------------------------------------------------------
 
     @property
-    @abc.abstractmethod
-    def ready(self) -> bool: ...
+    def ready(self) -> bool:
+        """Whether :meth:`predict` may be called (set by :meth:`mark_loaded`)."""
+        return self._loaded
 
-    @abc.abstractmethod
-    def load(self) -> None: ...
+    def mark_loaded(self, loaded: bool = True) -> None:
+        """Record that :meth:`load` succeeded (or, with False, that the model is gone)."""
+        self._loaded = loaded
 
-    @abc.abstractmethod
-    def predict(self, columns: Mapping[str, InputColumn]) -> Prediction: ...
-
-    @abc.abstractmethod
     def unload(self) -> None:
-        """Release what ``load`` acquired."""
+        """Release what :meth:`load` acquired."""
+        self._loaded = False
 
-    def metadata(self) -> dict[str, Any]:
-        """Name, version and the inputs and outputs, for ``GET /v2/models/{name}``."""
-        return {"name": self.name, "version": self.version}
+    @property
+    def upstream(self) -> Mapping[str, Upstream]:
+        """Input columns another served model computes first (none by default)."""
+        return {}
+
+    def input_kinds(self) -> dict[str, str]:
+        """Each input column and the JSON type it expects: ``"number"`` or ``"string"``.
+
+        Raises:
+            ArtifactError: an input that is not one value per row.
+        """
+        kinds: dict[str, str] = {}
+        for spec in self.inputs:
+            kind = spec.column_kind
+            if kind is None:
+                raise ArtifactError(
+                    f"{self.kind} model {self.name}: input {spec.name!r} of shape "
+                    f"{list(spec.shape)} is not a column; declare it as an upstream output"
+                )
+            kinds[spec.name] = kind
+        return kinds
+
+    def parameters(self) -> dict[str, Any]:
+        """Extra facts for the model's metadata (``GET /v2/models/{name}``, ``/v1/models``)."""
+        return {"kind": self.kind}
+
+    def records(self, outputs: Outputs) -> list[dict[str, Any]]:
+        """The simple protocol's record per row (each output by name, by default)."""
+        return output_records(outputs, self.outputs)
+
+    def table_columns(self, outputs: Outputs) -> dict[str, np.ndarray]:
+        """The columns a scored file gains (one per output or vector element, by default)."""
+        return output_columns(outputs, self.outputs)
+
+    def example(self) -> dict[str, list[Any]]:
+        """One row the model must accept: checked at load against the declared outputs."""
+        return {
+            name: [0.0 if kind == "number" else ""] for name, kind in self.input_kinds().items()
+        }
 
 
 def make_session(model: bytes, threads: int = 1) -> Any:
@@ -94,116 +192,8 @@ def session_runner(session: Any) -> Any:
     ``InferenceSession.run`` checks the feed names, the ownership of OrtValues and a
     WebGPU capture setting before it calls the compiled session (``_sess.run``), which
     checks the feeds again itself. Those checks cost 7–10 µs per call, half of what a
-    one-row prediction costs onnxruntime (bench/RESULTS.md); modelry builds the feeds from
+    one-row prediction costs onnxruntime (bench/history.md); modelry builds the feeds from
     the session's own input names, so the compiled call is all it needs. The wrapper's
     ``run`` remains the fallback where the compiled session is not exposed.
     """
     return getattr(getattr(session, "_sess", None), "run", None) or session.run
-
-
-class TabularRuntime(Runtime):
-    """A network trained by modelry on a table: fitted preprocessing, then one ONNX call.
-
-    Example:
-        >>> rt = TabularRuntime(Path("models/bank/1"), name="bank", version=1)  # doctest: +SKIP
-        >>> rt.load()  # doctest: +SKIP
-        >>> rt.predict({"age": np.array([41.0]), "job": np.array(["admin."], dtype=object)})
-    """
-
-    def __init__(self, path: Path, name: str, version: int, *, threads: int = 1) -> None:
-        super().__init__(name, version)
-        self.path = path
-        self.threads = threads
-        self._session: Any = None
-        self._group_thresholds: dict[str, dict[str, float]] | None = None
-        self.artifact: Artifact | None = None
-        self.preprocessor: Preprocessor | None = None
-        self.schema: Schema | None = None
-        self.network = NetworkSpec(task=Task.BINARY, n_dense=0, n_outputs=1)  # until loaded
-
-    @property
-    def ready(self) -> bool:
-        return self._session is not None
-
-    def load(self) -> None:
-        artifact = load_artifact(self.path)
-        self.network = read_spec(
-            NetworkSpec, artifact.read_json(NETWORK_FILE), f"{self.path}/{NETWORK_FILE}"
-        )
-        self.schema = Schema.model_validate(artifact.read_json(SCHEMA_FILE))
-        self.preprocessor = Preprocessor.from_dict(artifact.read_json(PREPROCESSOR_FILE))
-        self._session = make_session(artifact.read_bytes(MODEL_FILE), self.threads)
-        self._inputs = [i.name for i in self._session.get_inputs()]
-        self._outputs = [o.name for o in self._session.get_outputs()]  # not per call
-        self._run = session_runner(self._session)
-        self._threshold = self.network.threshold
-        self._task = self.network.task
-        # Fairness mitigation: per-group decision thresholds on a sensitive column, which
-        # then becomes a required input of the decision (never of the network).
-        self._group_thresholds = self.network.group_thresholds or None
-        classes = self.schema.classes
-        self._classes = np.asarray(classes, dtype=object) if classes else None
-        self.artifact = artifact
-
-    def unload(self) -> None:
-        self._session = None
-
-    @property
-    def task(self) -> Task:
-        return self.network.task
-
-    @property
-    def input_columns(self) -> list[str]:
-        return self._require_preprocessor().input_columns
-
-    def input_kinds(self) -> dict[str, str]:
-        """Each input column and the JSON type it expects: ``"number"`` or ``"string"``."""
-        kinds = self._require_preprocessor().input_kinds()
-        for column in self._group_thresholds or {}:
-            kinds[column] = "string"
-        return kinds
-
-    def _require_preprocessor(self) -> Preprocessor:
-        if self.preprocessor is None:
-            raise NotFittedError(f"model {self.name}:{self.version} is not loaded")
-        return self.preprocessor
-
-    def raw_output(self, dense: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """The network's output on encoded inputs (used by explanations too)."""
-        feeds = {"dense": dense} if len(self._inputs) == 1 else {"dense": dense, "codes": codes}
-        out: np.ndarray = self._run(self._outputs, feeds, None)[0]
-        return out
-
-    def predict(self, columns: Mapping[str, InputColumn]) -> Prediction:
-        if self._session is None:
-            raise NotFittedError(f"model {self.name}:{self.version} is not loaded")
-        encoded = self._require_preprocessor().transform(columns)
-        out = self.raw_output(encoded.dense, encoded.codes)
-        task = self._task
-        if task is Task.BINARY:
-            scores = out[:, 0]
-            assert self._classes is not None
-            decided = apply_group_thresholds(
-                scores, columns, self._group_thresholds, self._threshold
-            )
-            labels = self._classes[decided.astype(np.intp)]
-        elif task is Task.MULTICLASS:
-            scores = out
-            assert self._classes is not None
-            labels = self._classes[out.argmax(axis=1)]
-        else:
-            scores, labels = out[:, 0], None
-        return Prediction(task=task, scores=scores, labels=labels, classes=self.schema_classes)
-
-    @property
-    def schema_classes(self) -> list[str] | None:
-        return self.schema.classes if self.schema else None
-
-    def metadata(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "task": self.network.task.value,
-            "classes": self.schema_classes,
-            "inputs": self.input_kinds() if self.preprocessor else {},
-        }

@@ -1,11 +1,13 @@
 """Offline batch scoring: a file in, the same rows with predictions out, in chunks.
 
-It reaches the model through the same :class:`~modelry.serving.runtime.Runtime` as
-HTTP does; Arrow streams the file so memory stays flat however large it is.
+It reaches the model through the same :class:`~modelry.serving.dataplane.DataPlane`
+as HTTP does (so upstream models are resolved the same way, and any kind can score
+a file); Arrow streams the file so memory stays flat however large it is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +19,9 @@ import numpy as np
 from modelry.data.columns import Coded, ColumnArray
 from modelry.data.sources import iter_batches
 from modelry.errors import SourceError
-from modelry.serving.runtime import Prediction, TabularRuntime
+from modelry.serving.batching import BatchPolicy
+from modelry.serving.dataplane import DataPlane, RegistryView
+from modelry.serving.pool import ModelPool, Served
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,19 +33,6 @@ class ScoreReport:
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
-
-
-def prediction_columns(prediction: Prediction) -> dict[str, np.ndarray]:
-    """The columns a scored file gains: ``prediction`` and ``score`` or one per class."""
-    out: dict[str, np.ndarray] = {}
-    if prediction.labels is not None:
-        out["prediction"] = prediction.labels
-    if prediction.scores.ndim == 2 and prediction.classes:
-        for i, label in enumerate(prediction.classes):
-            out[f"probability_{label}"] = prediction.scores[:, i]
-    else:
-        out["score"] = prediction.scores
-    return out
 
 
 def _arrow(values: ColumnArray) -> Any:
@@ -60,33 +51,63 @@ def _arrow(values: ColumnArray) -> Any:
 
 
 def score_file(
-    runtime: TabularRuntime,
+    registry: RegistryView,
+    name: str,
+    version: int,
     source: Path,
     destination: Path,
     *,
     batch_rows: int = 65536,
     on_batch: Callable[[int], None] | None = None,
 ) -> ScoreReport:
-    """Score every row of ``source`` and write it, with its predictions, to ``destination``.
+    """Score every row of ``source`` with ``name`` at ``version``; write it with its
+    predictions to ``destination``.
 
-    The output is written next to the destination and renamed into place at the end,
-    so an interrupted run never leaves a half-written file under the final name.
+    The model is loaded through its kind by a data plane of its own (no batching:
+    each chunk is one predict call, in a worker thread). The output is written next to
+    the destination and renamed into place at the end, so an interrupted run never
+    leaves a half-written file under the final name.
     """
+    plane = DataPlane(
+        ModelPool(registry, names=[name], policy=BatchPolicy(enabled=False)), registry
+    )
+
+    async def run() -> ScoreReport:
+        await plane.start(eager=False)
+        try:
+            served = await plane.model(name, str(version))
+            return await score_with(plane, served, source, destination, batch_rows, on_batch)
+        finally:
+            await plane.stop()
+
+    return asyncio.run(run())
+
+
+async def score_with(
+    plane: DataPlane,
+    served: Served,
+    source: Path,
+    destination: Path,
+    batch_rows: int,
+    on_batch: Callable[[int], None] | None,
+) -> ScoreReport:
+    """:func:`score_file` with a loaded model of a running data plane."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    kinds = runtime.input_kinds()
-    numeric = [name for name, kind in kinds.items() if kind == "number"]
+    runtime = served.runtime
+    numeric = [name for name, kind in runtime.input_kinds().items() if kind == "number"]
     started = time.perf_counter()
     rows = 0
     partial = destination.with_name(f".{destination.name}.partial")
     writer: Any = None
     try:
         for columns in iter_batches(source, batch_rows, numeric=numeric):
-            prediction = runtime.predict(columns)
+            n = len(next(iter(columns.values()))) if columns else 0
+            outputs = await plane.outputs(served, columns, n)
             table = {name: _arrow(values) for name, values in columns.items()}
-            for name, values in prediction_columns(prediction).items():
-                table[name] = pa.array(values)
+            for name, values in runtime.table_columns(outputs).items():
+                table[name] = pa.array(values if values.ndim == 1 else list(values))
             batch = pa.RecordBatch.from_pydict(table)
             if writer is None:
                 writer = pacsv.CSVWriter(str(partial), batch.schema)
