@@ -66,6 +66,20 @@ def as_array(values: InputColumn) -> ColumnArray:
     return out
 
 
+def plain_array(values: InputColumn) -> np.ndarray:
+    """Any column form as a plain array: numbers stay as they are, text is an object array
+    of str (None where missing); what a model kind reads when it wants no other form.
+
+    Example:
+        >>> plain_array(Coded(np.array([1, -1]), np.array(["a", "b"], dtype=object)))
+        array(['b', None], dtype=object)
+    """
+    if isinstance(values, Coded):
+        return values.decode()
+    array: np.ndarray = as_array(values)
+    return array
+
+
 class Records(Mapping[str, list[Any]]):
     """Rows as the records they came in, read as columns: ``records["age"]`` is a list.
 

@@ -108,8 +108,10 @@ class Runtime(abc.ABC):
         """One array per declared output for the rows of ``columns``.
 
         Args:
-            columns: One column per input (a numpy array or a list; a few V1 records may
-                come as :class:`~modelry.data.columns.Records`), all of one length.
+            columns: One column per input, all of one length. A column may be a numpy
+                array, a list (a few rows), or dictionary-encoded text
+                (:class:`~modelry.data.columns.Coded`, from files);
+                :func:`~modelry.data.columns.plain_array` turns any of them into an array.
 
         Raises:
             InvalidInputError: a value the model refuses, naming its column and row.
