@@ -74,10 +74,8 @@ def plain_array(values: InputColumn) -> np.ndarray:
         >>> plain_array(Coded(np.array([1, -1]), np.array(["a", "b"], dtype=object)))
         array(['b', None], dtype=object)
     """
-    if isinstance(values, Coded):
-        return values.decode()
-    array: np.ndarray = as_array(values)
-    return array
+    array = as_array(values)
+    return array.decode() if isinstance(array, Coded) else array
 
 
 class Records(Mapping[str, list[Any]]):
