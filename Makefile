@@ -33,7 +33,7 @@ test: lint  ## Lint, then the whole test suite (real-data tests skip without ../
 test-fast: $(STAMP)  ## Tests without the real datasets
 	$(BIN)/pytest -n 2 -m "not realdata and not postgres"
 
-bench: $(STAMP)  ## Benchmarks (see bench/README.md); results go to bench/RESULTS.md
+bench: $(STAMP)  ## Benchmarks (see bench/README.md); runs append to bench/history.md
 	$(BIN)/python bench/training.py
 
 clean:

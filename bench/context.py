@@ -1,5 +1,5 @@
 """What every benchmark here records beside its figures: the machine, its load, the
-CPU other processes took while we measured, the exact command, and the results file."""
+CPU other processes took while we measured, the exact command, and the log they append to."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-RESULTS = BENCH / "RESULTS.md"
+# Runs append to the dated log; RESULTS.md is the hand-kept summary drawn from it.
+HISTORY = BENCH / "history.md"
 SHARED_DATA = Path(os.environ.get("MODELRY_BENCH_DATA", BENCH.parent.parent / "shared" / "data"))
 BANK = SHARED_DATA / "bank_marketing_additional" / "bank-additional-full.csv"
 
@@ -79,13 +80,13 @@ def command_line() -> str:
 
 
 def append_results(section: str) -> None:
-    """Append one section to bench/RESULTS.md; what others wrote there stays as it is."""
-    if not RESULTS.exists():
-        RESULTS.write_text(
-            "# Benchmark results\n\nEach section names the command that produced it.\n",
+    """Append one section to bench/history.md; what others wrote there stays as it is."""
+    if not HISTORY.exists():
+        HISTORY.write_text(
+            "# Benchmark history\n\nEach section names the command that produced it.\n",
             encoding="utf-8",
         )
-    text = RESULTS.read_text(encoding="utf-8")
+    text = HISTORY.read_text(encoding="utf-8")
     sep = "" if text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-    with RESULTS.open("a", encoding="utf-8") as f:
+    with HISTORY.open("a", encoding="utf-8") as f:
         f.write(sep + section.rstrip("\n") + "\n")

@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (markdown text for RESULTS.md reads better unwrapped)
+# ruff: noqa: E501  (markdown text for history.md reads better unwrapped)
 """Explanation benchmark: latency of one local explanation on one core, bank model.
 
 Trains the default bank model (``bank-additional-full.csv``, target ``y``) through
@@ -165,7 +165,7 @@ def main() -> int:
         "--model", default=None, help="reuse this model of MODELRY_HOME instead of training"
     )
     p.add_argument(
-        "--write-results", action="store_true", help="append the table to bench/RESULTS.md"
+        "--write-results", action="store_true", help="append the table to bench/history.md"
     )
     args = p.parse_args()
     if not BANK.exists():

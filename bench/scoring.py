@@ -8,7 +8,7 @@ onnxruntime thread; the best of ``--repeats`` passes is reported as rows/s. End 
 
 Usage:
     MODELRY_HOME=/tmp/modelry-bench-home taskset -c 0 .venv/bin/python bench/scoring.py \\
-        --model bank [--write-results]
+        --model bank [--write-results]   # --write-results: append to bench/history.md
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-from context import BANK as CSV  # noqa: E402
+from context import BANK as CSV
+from context import append_results
 
 
 def main() -> None:
@@ -32,7 +32,9 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, default=CSV)
     parser.add_argument("--batch", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--write-results", action="store_true")
+    parser.add_argument(
+        "--write-results", action="store_true", help="append the table to bench/history.md"
+    )
     args = parser.parse_args()
 
     from modelry.data.sources import iter_batches
@@ -74,13 +76,12 @@ def main() -> None:
     print(table)
     if args.write_results:
         heading = (
-            f"\n## Batch scoring — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+            f"## Batch scoring — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
             f"Command: `MODELRY_HOME=$MODELRY_HOME taskset -c {','.join(map(str, affinity))} "
             f".venv/bin/python bench/scoring.py --model {args.model} --write-results` "
             f"(model {version.ref}; cores {affinity}; load {os.getloadavg()[0]:.2f}).\n\n"
         )
-        with (ROOT / "bench/RESULTS.md").open("a", encoding="utf-8") as f:
-            f.write(heading + table)
+        append_results(heading + table)
 
 
 if __name__ == "__main__":

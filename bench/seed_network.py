@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (markdown text for RESULTS.md reads better unwrapped)
+# ruff: noqa: E501  (markdown text for history.md reads better unwrapped)
 """The founding document's network, trained by modelry and by Keras, side by side.
 
 Network (both systems): Dense 64 relu → Dense 32 relu → Dense 1 sigmoid, Adam lr 1e-3, binary
@@ -245,7 +245,7 @@ def main() -> int:
     p.add_argument("--split-seed", type=int, default=42)
     p.add_argument("--keras-python", default=KERAS_PY)
     p.add_argument("--out", type=Path, default=None, help="write all runs as JSON here")
-    p.add_argument("--write-results", action="store_true", help="append to bench/RESULTS.md")
+    p.add_argument("--write-results", action="store_true", help="append to bench/history.md")
     p.add_argument("--worker", nargs=3, metavar=("TRAIN", "TEST", "HOME"), help=argparse.SUPPRESS)
     args = p.parse_args()
 

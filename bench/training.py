@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (markdown text for RESULTS.md reads better unwrapped)
+# ruff: noqa: E501  (markdown text for history.md reads better unwrapped)
 """Training benchmark: quality and time of modelry's DEFAULT network on the two shipped data sets.
 
 Measures, through ``modelry.pipeline.train_model`` with no tuning options:
@@ -18,7 +18,7 @@ Run from the repository root:
 
     .venv/bin/python bench/training.py                    # 3 seeds each, prints a markdown table
     .venv/bin/python bench/training.py --quick            # 1 seed
-    .venv/bin/python bench/training.py --out /tmp/t.json --write-results   # + JSON, + RESULTS.md
+    .venv/bin/python bench/training.py --out /tmp/t.json --write-results   # + JSON, + history.md
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def main() -> int:
     p.add_argument("--only", default=None, help="comma-separated subset of: bank,bank-time,hr")
     p.add_argument("--out", type=Path, default=None, help="write all runs as JSON here")
     p.add_argument(
-        "--write-results", action="store_true", help="append the table to bench/RESULTS.md"
+        "--write-results", action="store_true", help="append the table to bench/history.md"
     )
     args = p.parse_args()
 

@@ -6,7 +6,7 @@
 # $LOAD_CPU (1 thread, $CONNS connections), a $WARM s warm-up, then $DUR s measured; systems
 # interleaved floor, v1, v2, seed, mlserver, then the reverse order, ... ($ROUNDS rounds). Writes
 # the raw results under $OUT, prints a markdown table and appends it, with the exact command, to
-# bench/RESULTS.md.
+# bench/history.md (the dated log; bench/RESULTS.md is the hand-kept summary).
 #
 # Peers (started exactly as ../shared/anchors/run_round.sh starts them, see README.md for setup):
 #   seed      the founding document's Flask + Keras app (anchors' seed_app.py, Flask dev server,
@@ -19,7 +19,7 @@
 # Env:   CSV (bank-additional-full.csv; default ../shared/data/...), MODELRY_HOME (a registry that
 #        holds model "bank", or where to train it; default /tmp/modelry-bench-home), MODEL=bank,
 #        DUR=15 WARM=5 CONNS=8 ROUNDS=2 SERVER_CPU=0 LOAD_CPU=1 PORT=8090 FLOOR_PORT=8001,
-#        OUT (default /tmp/modelry-bench-serve), NO_RESULTS=1 (do not append to RESULTS.md),
+#        OUT (default /tmp/modelry-bench-serve), NO_RESULTS=1 (do not append to history.md),
 #        SERVE_ARGS (extra `modelry serve` options, e.g. --batching),
 #        PEERS="seed mlserver" (empty: none), ANCHORS=/tmp/anchors (a copy of ../shared/anchors),
 #        ART=/tmp/bench-art (anchors' prepare_artifacts.sh), VENV_TF=/tmp/venv-tf,
@@ -216,6 +216,6 @@ trap - EXIT
 } >>"$OUT/table.md"
 cat "$OUT/table.md"
 if [[ -z ${NO_RESULTS:-} ]]; then
-  { echo; cat "$OUT/table.md"; } >>"$ROOT/bench/RESULTS.md"
-  echo "appended to bench/RESULTS.md"
+  { echo; cat "$OUT/table.md"; } >>"$ROOT/bench/history.md"
+  echo "appended to bench/history.md"
 fi
