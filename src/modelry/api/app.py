@@ -166,7 +166,7 @@ def tune_gc() -> None:
     columns, the response), so at the default threshold a young-generation
     collection ran every few requests. Cyclic garbage is rare on the request path
     (reference counting frees it), and 20,000 young objects are a few MB at most;
-    measured side by side, one-row predictions ran ~8 % faster (bench/RESULTS.md).
+    measured side by side, one-row predictions ran ~8 % faster (bench/history.md).
     Called by the serving processes only (``modelry serve`` and its workers).
     """
     gc.set_threshold(*GC_THRESHOLDS)

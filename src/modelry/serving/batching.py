@@ -11,7 +11,7 @@ under load, requests whose bytes arrive a few turns apart (the responses of the
 last batch reach their clients one by one, and so do their next requests) join
 one batch instead of forming several small ones. With 8 connections that doubled
 the requests per predict call (3.7 → 7.9) against flushing on the next turn
-(bench/RESULTS.md, second session's A/B checks). This is Triton's dynamic batcher
+(bench/history.md, second session's A/B checks). This is Triton's dynamic batcher
 with its default queue delay of 0, made to wait for requests that are visibly on
 their way.
 
