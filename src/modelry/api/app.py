@@ -30,7 +30,7 @@ from modelry.api.explaining import build_explainer
 from modelry.api.openapi import openapi_document, swagger_html
 from modelry.api.routes import HotRoutes, build_routes
 from modelry.api.service_metrics import CONTENT_TYPE, ServiceMetrics
-from modelry.api.v1_endpoints import SimpleAPI
+from modelry.api.v1_endpoints import V1API
 from modelry.api.v2_endpoints import V2API
 from modelry.registry.store import Registry
 from modelry.serving.batching import BatchPolicy
@@ -115,7 +115,7 @@ def create_app(
     plane = DataPlane(pool, source, watch_interval=watch_interval, explainers=build_explainer)
     handlers: dict[str, object] = {
         "v2": V2API(plane, settings.max_body_bytes),
-        "v1": SimpleAPI(plane, settings.max_body_bytes),
+        "v1": V1API(plane, settings.max_body_bytes),
         "service": ServiceAPI(metrics),
     }
     keys = KeyCheck(settings.api_keys, settings.admin_keys)

@@ -24,7 +24,7 @@ from modelry.serving.dataplane import DataPlane
 from modelry.serving.pool import Served
 
 
-class SimpleAPI:
+class V1API:
     """``/v1/models``: list, describe, predict, explain, and move an alias."""
 
     def __init__(self, plane: DataPlane, max_body_bytes: int) -> None:
