@@ -8,6 +8,7 @@ its ``PYTHONPATH``, as an installed plug-in would be.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import importlib
 import os
@@ -19,7 +20,7 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.http as triton
-from servekit import live_server
+from servekit import live_server, serving
 
 from modelry.errors import ArtifactError
 from modelry.registry.store import Registry
@@ -93,6 +94,50 @@ def test_plugged_kind_over_v1_and_v2_while_bad_kinds_are_refused(tmp_path: Path)
         # the bad kinds cost nothing to the others
         again = httpx.post(f"{url}/v1/models/words:predict", json={"instances": [{"text": "x"}]})
         assert again.status_code == 200 and again.json()["predictions"][0]["words"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_model_takes_a_column_from_another_served_model(
+    plugin: None, tmp_path: Path
+) -> None:
+    register(tmp_path, "words", "wordcount")
+    register(tmp_path, "long", "longtext", 10.0)  # long: more than 10 characters
+    texts = ["a short one", "tiny", "a rather longer text", ""]
+    async with serving(Settings(home=tmp_path), batching={}) as client:
+        answers = await asyncio.gather(
+            *(
+                client.post("/v1/models/long:predict", json={"instances": [{"text": t}]})
+                for t in texts
+            )
+        )
+        assert [a.json()["predictions"][0]["long"] for a in answers] == [
+            True,
+            False,
+            True,
+            False,
+        ]
+        v2 = await client.post(
+            "/v2/models/long/infer",
+            json={
+                "inputs": [{"name": "text", "datatype": "BYTES", "shape": [2], "data": texts[:2]}]
+            },
+        )
+        assert v2.status_code == 200, v2.text
+        assert v2.json()["outputs"] == [
+            {"name": "long", "datatype": "BOOL", "shape": [2], "data": [True, False]}
+        ]
+        listed = (await client.get("/v1/models")).json()["models"]
+        loaded = {m["name"]: m["loaded_versions"] for m in listed}
+        assert loaded == {"words": [1], "long": [1]}  # the upstream model, loaded once
+    with pytest.raises(ArtifactError, match="upstream column 'nope'"):
+        from wordcount_kind import LongText  # type: ignore[import-not-found]
+
+        class Misdeclared(LongText):  # type: ignore[misc]
+            upstream = {"nope": LongText.upstream["text"]}  # noqa: RUF012
+
+        from modelry.serving.kinds import check_runtime
+
+        check_runtime(Misdeclared(tmp_path, "bad", 1))
 
 
 def test_plugged_kind_scores_a_file(tmp_path: Path) -> None:

@@ -3,12 +3,15 @@
 ``wordcount`` counts the words of a text and describes it with a small vector; its version
 directory holds ``wordcount.json`` (``{"scale": …}``, multiplying the characters count).
 ``liar`` declares an INT64 output but returns floats: modelry must refuse it at load.
+``longtext`` takes its ``text`` column from the served ``words`` model first (its ``shape``
+vector), the way a task head takes a shared text encoder's embeddings.
 Nothing here is imported by modelry itself; the dist-info folder beside this file is what
 ``pip install`` would have written for a package declaring::
 
     [project.entry-points."modelry.kinds"]
     wordcount = "wordcount_kind:WordCount"
     liar = "wordcount_kind:Liar"
+    longtext = "wordcount_kind:LongText"
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 
 from modelry.data.columns import plain_array
 from modelry.registry.artifact import load_artifact
-from modelry.serving.runtime import Outputs, Runtime, TensorSpec
+from modelry.serving.runtime import Outputs, Runtime, TensorSpec, Upstream
 
 
 class WordCount(Runtime):
@@ -52,3 +55,19 @@ class Liar(WordCount):
         outputs = dict(super().predict(columns))
         outputs["words"] = outputs["words"].astype(np.float64)  # not the declared INT64
         return outputs
+
+
+class LongText(Runtime):
+    kind = "longtext"
+    inputs = (TensorSpec("text", "BYTES"),)
+    outputs = (TensorSpec("long", "BOOL"),)
+    upstream = {"text": Upstream(model="words", input="text", output="shape")}  # noqa: RUF012
+    calls: list[int] = []  # noqa: RUF012  (rows seen, for the test)
+
+    def load(self) -> None:
+        self.limit = float(load_artifact(self.path).read_json("wordcount.json")["scale"])
+
+    def predict(self, columns: Mapping[str, Any]) -> Outputs:
+        shape = columns["text"]  # [n, 2]: what the words model made of the text
+        LongText.calls.append(len(shape))
+        return {"long": shape[:, 0] > self.limit}
