@@ -7,7 +7,7 @@ import pytest
 
 from modelry.data.schema import Task
 from modelry.errors import DataError
-from modelry.training.baseline import fit_baseline
+from modelry.training.baseline import LinearBaseline, fit_baseline
 from modelry.training.trainer import TrainData
 
 
@@ -77,3 +77,36 @@ def test_constant_baselines() -> None:
 def test_single_class_training_set_is_refused() -> None:
     with pytest.raises(DataError):
         fit_baseline(Task.BINARY, _data(np.zeros((3, 1)), np.ones(3, np.float32)))
+
+
+@pytest.mark.parametrize("task", [Task.BINARY, Task.MULTICLASS, Task.REGRESSION])
+def test_the_linear_baseline_as_a_network_predicts_the_same(task: Task) -> None:
+    import torch
+
+    from modelry.nn.modules import ServingNet
+
+    rng = np.random.default_rng(3)
+    n = 300
+    dense = rng.normal(size=(n, 3)).astype(np.float32)
+    codes = np.stack([rng.integers(0, 4, n), rng.integers(0, 6, n)], axis=1).astype(np.int64)
+    logit = dense[:, 0] - dense[:, 1] + (codes[:, 0] == 2) * 1.5 - (codes[:, 1] == 5)
+    if task is Task.BINARY:
+        y = (logit + rng.normal(size=n) > 0).astype(np.float32)
+    elif task is Task.MULTICLASS:
+        y = np.digitize(logit, [-0.5, 0.5]).astype(np.float32)  # 3 classes, a 4th absent
+    else:
+        y = logit.astype(np.float32)
+    baseline = LinearBaseline(task, n_classes=4 if task is Task.MULTICLASS else None)
+    baseline.fit(TrainData(dense, codes, y))
+    # cardinalities above the codes seen (an unseen code 4 in the second column's 7)
+    net = baseline.as_network([5, 7])
+    test_codes = codes.copy()
+    test_codes[:5, 1] = 6  # a category the baseline never saw: one-hot ignores it
+    served = ServingNet(net, task).eval()
+    with torch.no_grad():
+        out = served(torch.from_numpy(dense), torch.from_numpy(test_codes)).numpy()
+    expected = baseline.predict_output(dense, test_codes)
+    got = out if task is Task.MULTICLASS else out[:, 0]
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5)
+    if task is Task.MULTICLASS:
+        assert got.shape == (n, 4) and np.all(got[:, 3] == 0)

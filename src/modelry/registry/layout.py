@@ -48,6 +48,8 @@ M = TypeVar("M", bound=BaseModel)
 
 TABULAR_KIND = "tabular"
 """The kind of every version written before kinds were named in the manifest."""
+LINEAR_KIND = "linear"
+"""The linear baseline served in place of a network (same files as tabular)."""
 
 
 class NetworkSpec(BaseModel):

@@ -26,13 +26,14 @@ import orjson
 
 from modelry.errors import ArtifactError, InvalidInputError, ModelryError
 from modelry.protocol.predictions import check_outputs
-from modelry.registry.layout import MANIFEST_FILE, TABULAR_KIND
+from modelry.registry.layout import LINEAR_KIND, MANIFEST_FILE, TABULAR_KIND
 from modelry.serving.runtime import Runtime
 
 ENTRY_POINT_GROUP = "modelry.kinds"
 
 BUILTIN: dict[str, str] = {
     TABULAR_KIND: "modelry.serving.tabular:TabularRuntime",
+    LINEAR_KIND: "modelry.serving.linear:LinearRuntime",
 }
 """The kinds modelry ships, as ``module:Class`` (imported on first use)."""
 

@@ -20,7 +20,14 @@ from sklearn.preprocessing import OneHotEncoder
 
 from modelry.data.schema import Task
 from modelry.errors import DataError
+from modelry.nn.modules import TabularNet
 from modelry.training.trainer import TrainData
+
+LINEAR_MODEL = {"hidden": [], "activation": "relu", "dropout": 0.0, "batch_norm": False}
+"""The network knobs of a linear model (no hidden layer), as ``network.json`` stores them."""
+
+ABSENT_CLASS_LOGIT = -1e4
+"""Logit of a class the baseline never saw: its softmax probability is 0 in float32."""
 
 BaselineKind = Literal["linear", "constant"]
 
@@ -114,6 +121,62 @@ class LinearBaseline:
         full = np.zeros((len(proba), k))
         full[:, model.classes_] = proba
         return full
+
+    def as_network(self, cardinalities: list[int]) -> TabularNet:
+        """The fitted model as an equivalent :class:`TabularNet` without hidden layers.
+
+        Each code column's one-hot coefficients become an embedding table of the head's
+        width (a category the baseline never saw maps to zeros, as its one-hot encoder
+        ignores it), the dense coefficients the head's weights, and the identity carries
+        each embedding into the head. Served through the same ONNX path and explained
+        by the same attributions as a trained network, it predicts what
+        :meth:`predict_output` does (to float32 precision).
+
+        Args:
+            cardinalities: Each code column's embedding cardinality (the preprocessor's).
+        """
+        import torch
+
+        from modelry.training.config import ModelConfig
+
+        model = self.model_
+        coef = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))
+        intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
+        width = coef.shape[0]
+        if self.task is Task.MULTICLASS:  # rows for absent classes too, at a logit of ~ -inf
+            assert isinstance(model, LogisticRegression)
+            k = max(self.n_classes or 0, int(model.classes_.max()) + 1)
+            full = np.zeros((k, coef.shape[1]))
+            bias = np.full(k, ABSENT_CLASS_LOGIT)
+            full[model.classes_] = coef
+            bias[model.classes_] = intercept
+            coef, intercept, width = full, bias, k
+        d = coef.shape[1] - sum(len(c) for c in self._categories())
+        net = TabularNet(d, [(c, width) for c in cardinalities], ModelConfig(hidden=[]), width)
+        with torch.no_grad():
+            head = net.head
+            head.weight.zero_()
+            head.weight[:, :d] = torch.from_numpy(coef[:, :d])
+            head.bias[:] = torch.from_numpy(intercept)
+            offset = d
+            for j, (embedding, categories) in enumerate(
+                zip(net.embeddings, self._categories(), strict=True)
+            ):
+                weight: torch.Tensor = embedding.weight  # type: ignore[assignment]
+                weight.zero_()
+                for i, code in enumerate(categories):
+                    weight[int(code)] = torch.from_numpy(coef[:, offset + i])
+                start = d + j * width
+                head.weight[:, start : start + width] = torch.eye(width)
+                offset += len(categories)
+        return net
+
+    def _categories(self) -> list[np.ndarray]:
+        """The categories (codes) each code column's one-hot encoder knows, in order."""
+        encoder = self.design_.named_transformers_.get("codes")
+        if not isinstance(encoder, OneHotEncoder) or not hasattr(encoder, "categories_"):
+            return []
+        return list(encoder.categories_)
 
 
 def _stack(dense: np.ndarray, codes: np.ndarray) -> np.ndarray:
