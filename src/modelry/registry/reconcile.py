@@ -187,7 +187,9 @@ def _age_words(seconds: float) -> str:
         return f"{seconds / 86400:.0f} days"
     if seconds >= 7200:
         return f"{seconds / 3600:.0f} hours"
-    return f"{seconds / 60:.0f} minutes"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} seconds"
 
 
 def stale_scratch(models_dir: Path, now: datetime, stale_after: timedelta) -> list[Finding]:
