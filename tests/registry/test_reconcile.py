@@ -201,6 +201,12 @@ def test_only_stale_staging_and_trash_are_removed(registry: Registry) -> None:
     live.abort()
 
 
+def test_an_old_staged_artifact_can_still_be_registered(registry: Registry) -> None:
+    staged = stage(registry)
+    age(staged, 2 * HOUR)
+    assert registry.register("churn", staged, task="t", metrics={}, lineage={}).version == 1
+
+
 def test_only_old_pending_rows_without_a_directory_are_retired(
     registry: Registry, settings: Settings
 ) -> None:

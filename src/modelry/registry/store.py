@@ -267,7 +267,14 @@ class Registry:
         # An orphan directory would block the number it sits on: clear the way first.
         # Best effort: what cannot be tidied now is for `modelry models check`.
         with suppress(OSError):
-            self._reconcile([name], verify=False, stale_after=STALE_AFTER, repair=True, quiet=True)
+            self._reconcile(
+                [name],
+                verify=False,
+                stale_after=STALE_AFTER,
+                repair=True,
+                quiet=True,
+                spare=staged.absolute(),
+            )
         created_at, created_by = _now(), _current_user()
 
         def claim(conn: Connection) -> int:
@@ -431,6 +438,7 @@ class Registry:
         stale_after: timedelta,
         repair: bool,
         quiet: bool,
+        spare: Path | None = None,
     ) -> CheckReport:
         dirs = version_dirs(self.models_dir, names)  # before the rows: see reconcile's docstring
         query = select(
@@ -453,6 +461,8 @@ class Registry:
             stale_after=stale_after,
             verify_ready=verify,
         )
+        # The caller's own staged artifact, however long it waited, is not stale.
+        findings = [f for f in findings if f.path != spare]
         if repair:
             findings = [self._repair(finding, quiet=quiet) for finding in findings]
         return CheckReport(findings, sum(row.status == READY for row in rows))
