@@ -1,4 +1,4 @@
-"""``modelry models``: list, show, promote and delete registered model versions."""
+"""``modelry models``: list, show, promote, delete and check registered model versions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from modelry.cli import console
@@ -131,3 +132,43 @@ def delete(
         console.print_json({"deleted": f"{name}:{number}"})
     else:
         console.out.print(f"deleted {name}:{number}", highlight=False)
+
+
+@models_app.command("check")
+def check(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Fix what can be fixed safely, and say what was done.")
+    ] = False,
+    json_output: Annotated[bool, JSON] = False,
+) -> None:
+    """Find what a crash left: orphan directories, stale staging and claims, damaged versions.
+
+    Exits 1 while a problem stands (not found, or found and repaired, exits 0).
+    """
+    report = _registry().check(repair=repair)
+    unresolved = report.unresolved
+    if json_output:
+        console.print_json(
+            {
+                "ok": not unresolved,
+                "versions": report.versions,
+                "problems": [finding.to_dict() for finding in report.findings],
+            }
+        )
+    else:
+        for finding in report.findings:
+            console.out.print(escape(finding.line()), highlight=False, soft_wrap=True)
+        repaired = len(report.findings) - len(unresolved)
+        problems = f"{len(report.findings)} problem{'s' * (len(report.findings) != 1)}"
+        if not report.findings:
+            versions = f"{report.versions} ready version{'s' * (report.versions != 1)}"
+            summary = f"consistent: {versions}, every file verified"
+        elif not unresolved:
+            summary = f"{problems}, all repaired"
+        elif repair:
+            summary = f"{problems}, {repaired} repaired, {len(unresolved)} left"
+        else:
+            summary = f"{problems}; `modelry models check --repair` fixes the safe ones"
+        console.out.print(escape(summary), highlight=False, soft_wrap=True)
+    if unresolved:
+        raise typer.Exit(1)

@@ -39,6 +39,9 @@ _SCHEMA_LOCK_KEY = 7081547761
 # NaN becomes null (PostgreSQL's JSON refuses NaN); numpy scalars need no numpy import.
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
+# The values of model_versions.status (see modelry.registry.store for their life cycle).
+PENDING, READY, DELETED = "pending", "ready", "deleted"
+
 metadata = MetaData()
 versions_t = Table(
     "model_versions",
@@ -142,4 +145,14 @@ def ensure_schema(conn: Connection) -> None:
         conn.execute(insert(revision_t).values(id=1, counter=0))
 
 
-__all__ = ["aliases_t", "engine_for", "ensure_schema", "metadata", "revision_t", "versions_t"]
+__all__ = [
+    "DELETED",
+    "PENDING",
+    "READY",
+    "aliases_t",
+    "engine_for",
+    "ensure_schema",
+    "metadata",
+    "revision_t",
+    "versions_t",
+]

@@ -9,7 +9,10 @@ the staged artifact is renamed into place, and only then is the row marked
 ``ready``. Readers only ever see ``ready`` rows, so a crash at any point leaves
 no half-visible model. Deleted versions keep a ``deleted`` row so that their
 number is never handed out again: a server that cached ``churn:3`` must never
-meet a different ``churn:3``.
+meet a different ``churn:3``. What a crash does leave (a pending row, a
+directory without its row, a stale staging directory) is put right on the next
+:meth:`Registry.register` of that model, and reported by :meth:`Registry.check`
+(see :mod:`modelry.registry.reconcile`).
 
 Example:
     >>> registry = Registry(Settings(home=tmp_home))  # doctest: +SKIP
@@ -27,19 +30,40 @@ import os
 import random
 import shutil
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from modelry.errors import ConfigError, ConflictError, NotFoundError
+from modelry.errors import ArtifactError, ConfigError, ConflictError, NotFoundError
 from modelry.registry.artifact import ArtifactWriter, commit_dir, dumps_json, load_artifact
-from modelry.registry.db import aliases_t, engine_for, ensure_schema, revision_t, versions_t
+from modelry.registry.db import (
+    DELETED,
+    PENDING,
+    READY,
+    aliases_t,
+    engine_for,
+    ensure_schema,
+    revision_t,
+    versions_t,
+)
+from modelry.registry.reconcile import (
+    QUARANTINE_DIR,
+    STAGING_DIR,
+    STALE_AFTER,
+    Finding,
+    IndexRow,
+    Trouble,
+    diagnose,
+    discard,
+    quarantine,
+    version_dirs,
+)
 from modelry.registry.records import (
     ModelSummary,
     ModelVersion,
@@ -50,7 +74,6 @@ from modelry.settings import Settings
 
 T = TypeVar("T")
 
-PENDING, READY, DELETED = "pending", "ready", "deleted"
 DEFAULT_ALIAS = "production"
 LATEST = "latest"  # resolves to the newest ready version; cannot be set by hand
 _MAX_ATTEMPTS = 50
@@ -70,6 +93,24 @@ def _current_user() -> str:
 
 def _versions_word(versions: list[int]) -> str:
     return ", ".join(map(str, versions)) or "(none)"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What :meth:`Registry.check` found, and what it repaired.
+
+    Attributes:
+        findings: Every inconsistency, each with what a repair did (if repaired).
+        versions: How many ready versions the check looked at.
+    """
+
+    findings: list[Finding]
+    versions: int
+
+    @property
+    def unresolved(self) -> list[Finding]:
+        """The findings still standing (not repaired)."""
+        return [f for f in self.findings if f.repaired is None]
 
 
 class Registry:
@@ -192,7 +233,7 @@ class Registry:
 
     def new_artifact(self) -> ArtifactWriter:
         """A writer staging under ``models_dir``, so :meth:`register` can rename it."""
-        return ArtifactWriter(self.models_dir / ".staging")
+        return ArtifactWriter(self.models_dir / STAGING_DIR)
 
     def register(
         self,
@@ -208,6 +249,8 @@ class Registry:
 
         The directory is verified against its manifest, then renamed to
         ``models_dir/<name>/<version>``; the version is visible only once that worked.
+        First, what a crash left of ``name`` (and stale staging directories) is
+        put right, as ``check(repair=True)`` would.
 
         Raises:
             ConfigError: a bad name, or metrics/lineage that are not JSON.
@@ -221,6 +264,17 @@ class Registry:
             except TypeError as exc:
                 raise ConfigError(f"{label} of {name!r} must be JSON: {exc}", field=label) from exc
         load_artifact(staged)
+        # An orphan directory would block the number it sits on: clear the way first.
+        # Best effort: what cannot be tidied now is for `modelry models check`.
+        with suppress(OSError):
+            self._reconcile(
+                [name],
+                verify=False,
+                stale_after=STALE_AFTER,
+                repair=True,
+                quiet=True,
+                spare=staged.absolute(),
+            )
         created_at, created_by = _now(), _current_user()
 
         def claim(conn: Connection) -> int:
@@ -249,25 +303,45 @@ class Registry:
 
         version = self._retry_write(claim)
         key = (versions_t.c.name == name) & (versions_t.c.version == version)
+        pending = key & (versions_t.c.status == PENDING)
         final = self.models_dir / name / str(version)
         try:
             commit_dir(staged, final)
         except BaseException:
             with self._write() as conn:
-                conn.execute(delete(versions_t).where(key))
+                conn.execute(delete(versions_t).where(pending))
             raise
         try:
             with self._write() as conn:
-                conn.execute(update(versions_t).where(key).values(status=READY))
-                self._bump(conn)
+                # Only while still pending: a reconciler may have adopted the
+                # directory (then it is ready, and ours) or retired a claim it
+                # took for dead (then the number is no longer ours).
+                if conn.execute(update(versions_t).where(pending).values(status=READY)).rowcount:
+                    self._bump(conn)
+                elif conn.scalar(select(versions_t.c.status).where(key)) != READY:
+                    raise ConflictError(
+                        f"the claim on {name!r} version {version} was retired as stale "
+                        "before it could be committed; register again",
+                        model=name,
+                        version=version,
+                    )
         except BaseException:
-            # Hand the directory back so the caller may retry, and drop the claim.
-            with suppress(Exception):
-                os.rename(final, staged)
-            with suppress(Exception), self._write() as conn:
-                conn.execute(delete(versions_t).where(key))
+            self._release(key, final, staged)
             raise
         return self.get(name, version)
+
+    def _release(self, key: Any, final: Path, staged: Path) -> None:
+        # Drop the claim first and hand the directory back only then: the other
+        # order lets a reconciler adopt a row whose directory has just left.
+        try:
+            with self._write() as conn:
+                conn.execute(delete(versions_t).where(key & (versions_t.c.status == PENDING)))
+                status = conn.scalar(select(versions_t.c.status).where(key))
+        except Exception:
+            return  # the pending row stays with its directory: the next write adopts it
+        if status != READY:
+            with suppress(OSError):
+                os.rename(final, staged)
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
         """Point ``name:alias`` at ``version`` (creating or moving the alias)."""
@@ -323,13 +397,125 @@ class Registry:
                 .values(status=DELETED)
             )
             self._bump(conn)
-        # The row is gone from view; now the directory. Renaming first means a
-        # crash mid-rmtree leaves junk in .trash, never a half model in place.
-        if model_version.path.exists():
-            trash = self.models_dir / ".trash" / f"{name}-{version}-{uuid.uuid4().hex}"
-            trash.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(model_version.path, trash)
-            shutil.rmtree(trash, ignore_errors=True)
+        # The row is gone from view; now the directory (a reconciler may get there first).
+        with suppress(FileNotFoundError):
+            discard(self.models_dir, model_version.path, f"{name}-{version}")
+
+    # -- reconciling ----------------------------------------------------------------
+
+    def check(
+        self,
+        *,
+        repair: bool = False,
+        verify: bool = True,
+        stale_after: timedelta = STALE_AFTER,
+    ) -> CheckReport:
+        """Find what a crash (or a hand) left inconsistent, and repair what is safe.
+
+        Args:
+            repair: Adopt, quarantine, retire and remove as
+                :mod:`modelry.registry.reconcile` describes; ready versions that
+                are missing or corrupt are only reported.
+            verify: Hash the files of every ready version against its manifest.
+            stale_after: How long a staging directory or a pending claim without
+                a directory must lie untouched before it counts as dead.
+
+        Raises:
+            ArtifactError: the models directory cannot be read.
+        """
+        try:
+            return self._reconcile(
+                None, verify=verify, stale_after=stale_after, repair=repair, quiet=False
+            )
+        except OSError as exc:
+            raise ArtifactError(f"cannot check {self.models_dir}: {exc}") from exc
+
+    def _reconcile(
+        self,
+        names: Collection[str] | None,
+        *,
+        verify: bool,
+        stale_after: timedelta,
+        repair: bool,
+        quiet: bool,
+        spare: Path | None = None,
+    ) -> CheckReport:
+        dirs = version_dirs(self.models_dir, names)  # before the rows: see reconcile's docstring
+        query = select(
+            versions_t.c.name,
+            versions_t.c.version,
+            versions_t.c.status,
+            versions_t.c.path,
+            versions_t.c.created_at,
+            versions_t.c.task,
+        )
+        if names is not None:
+            query = query.where(versions_t.c.name.in_(list(names)))
+        with self._read() as conn:
+            rows = [IndexRow(*row) for row in conn.execute(query)]
+        findings = diagnose(
+            self.models_dir,
+            dirs,
+            rows,
+            now=datetime.now(UTC),
+            stale_after=stale_after,
+            verify_ready=verify,
+        )
+        # The caller's own staged artifact, however long it waited, is not stale.
+        findings = [f for f in findings if f.path != spare]
+        if repair:
+            findings = [self._repair(finding, quiet=quiet) for finding in findings]
+        return CheckReport(findings, sum(row.status == READY for row in rows))
+
+    def _repair(self, finding: Finding, *, quiet: bool) -> Finding:
+        try:
+            done = self._fix(finding)
+        except FileNotFoundError:
+            done = "already gone (another process got there first)"
+        except OSError as exc:
+            if not quiet:
+                return replace(finding, detail=f"{finding.detail}; repair failed: {exc}")
+            return finding
+        return finding if done is None else replace(finding, repaired=done)
+
+    def _fix(self, finding: Finding) -> str | None:
+        label = f"{finding.name}-{finding.version}"
+        key = (
+            (versions_t.c.name == finding.name)
+            & (versions_t.c.version == finding.version)
+            & (versions_t.c.status == PENDING)
+        )
+        if finding.kind is Trouble.UNFINISHED and finding.adoptable:
+            with self._write() as conn:
+                if not finding.path.is_dir():
+                    return "nothing to adopt: its directory went away"
+                if not conn.execute(update(versions_t).where(key).values(status=READY)).rowcount:
+                    return "its writer marked it first"
+                self._bump(conn)
+            return "adopted as ready"
+        if finding.kind is Trouble.UNFINISHED:
+            moved = quarantine(self.models_dir, finding.path, label)
+            with self._write() as conn:
+                conn.execute(update(versions_t).where(key).values(status=DELETED))
+            return f"moved to {moved.relative_to(self.models_dir)}; number retired"
+        if finding.kind is Trouble.ABANDONED:
+            with self._write() as conn:
+                if not conn.execute(update(versions_t).where(key).values(status=DELETED)).rowcount:
+                    return "its writer settled it first"
+            return "number retired"
+        if finding.kind is Trouble.ORPHAN:
+            moved = quarantine(self.models_dir, finding.path, label)
+            return f"moved to {moved.relative_to(self.models_dir)}"
+        if finding.kind is Trouble.LEFTOVER:
+            discard(self.models_dir, finding.path, label)
+            return "removed"
+        if finding.kind is Trouble.STAGING:
+            discard(self.models_dir, finding.path, finding.path.name)
+            return "removed"
+        if finding.kind is Trouble.TRASH:
+            shutil.rmtree(finding.path)
+            return "removed"
+        return None  # missing and corrupt versions are a person's call
 
     # -- reading --------------------------------------------------------------------
 
@@ -422,6 +608,9 @@ class Registry:
 __all__ = [
     "DEFAULT_ALIAS",
     "LATEST",
+    "QUARANTINE_DIR",
+    "CheckReport",
+    "Finding",
     "ModelSummary",
     "ModelVersion",
     "Registry",
