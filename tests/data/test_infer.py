@@ -159,7 +159,8 @@ def test_leakage_warning() -> None:
     )
     schema = infer_schema(df, target="status")
     assert leakage_warnings(df, schema) == [
-        "salary is missing exactly when status is 'Not Placed': it leaks the outcome; drop it"
+        "possible target leak: salary is missing exactly when status is 'Not Placed'; "
+        "drop it (--drop salary) unless its value is known before the outcome"
     ]
 
 
@@ -188,7 +189,8 @@ def test_campus_leakage(shared_data: Path) -> None:
     schema = infer_schema(df, target="status", sensitive=["gender"])
     assert schema.classes == ["Not Placed", "Placed"]
     assert leakage_warnings(df, schema) == [
-        "salary is missing exactly when status is 'Not Placed': it leaks the outcome; drop it"
+        "possible target leak: salary is missing exactly when status is 'Not Placed'; "
+        "drop it (--drop salary) unless its value is known before the outcome"
     ]
 
 

@@ -24,9 +24,16 @@ def inspect_command(
     missing_values: Annotated[str | None, Opt(help="Extra tokens read as missing.")] = None,
     json_output: Annotated[bool, Opt("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Show each column's inferred type and role, with reasons for what is dropped."""
+    """Show each column's inferred type and role, with reasons for what is dropped.
+
+    With a target, also the leakage report: columns that alone predict the target almost
+    perfectly (ROC-AUC or R² of 0.95 or more), are a function of it, or are missing exactly
+    when it is one class. Scored on every labelled row; ``modelry train`` scores the
+    training split.
+    """
     from modelry.data.clean import clean
-    from modelry.data.infer import infer_schema, leakage_warnings
+    from modelry.data.infer import infer_schema
+    from modelry.data.leakage import find_leaks
     from modelry.data.sources import read_table
 
     frame = read_table(data)
@@ -40,12 +47,15 @@ def inspect_command(
         missing_values=_csv(missing_values, "missing-values") or (),
     )
     warnings: list[str] = []
+    leaks = []
     if schema.target:
         cleaned, report = clean(frame, schema)
-        warnings = list(report.warnings) + leakage_warnings(cleaned, schema)
+        leaks = find_leaks(cleaned, schema)
+        warnings = list(report.warnings) + [leak.message for leak in leaks]
     if json_output:
         doc = schema.model_dump(mode="json")
-        doc.update(rows=len(frame), file=str(data), warnings=warnings)
+        leak_docs = [leak.to_dict() for leak in leaks]
+        doc.update(rows=len(frame), file=str(data), warnings=warnings, leaks=leak_docs)
         console.print_json(doc)
         return
     table = Table(title=f"{data.name}: {len(frame):,} rows × {len(frame.columns)} columns")

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from modelry.cli import console
-from modelry.errors import ConfigError
+from modelry.errors import ConfigError, DataError
 from modelry.settings import Settings
 
 Opt = typer.Option
@@ -149,6 +149,16 @@ def train_command(
         str | None,
         Opt(help="Keep all rows of each value of COLUMN in one split.", rich_help_panel=DATA),
     ] = None,
+    strict_leaks: Annotated[
+        bool,
+        Opt(
+            "--strict-leaks",
+            help="Refuse to train when a column looks like a target leak: it alone predicts "
+            "the target with ROC-AUC or R² of 0.95 or more on the training split, is a "
+            "function of the target, or is missing exactly when the target is one class.",
+            rich_help_panel=DATA,
+        ),
+    ] = False,
     hidden: Annotated[
         str | None,
         Opt(help="Hidden layer widths [64,32]; 'none' for a linear model.", rich_help_panel=NET),
@@ -291,11 +301,42 @@ def train_command(
     if print_config:
         typer.echo(resolved.to_yaml(), nl=False)
         return
-    run_training(resolved, data, json_output=json_output)
+    leaks = check_leaks(resolved, data, strict=strict_leaks)
+    if not json_output:
+        for leak in leaks:
+            console.warn(leak.message)
+    run_training(resolved, data, json_output=json_output, leaks=leaks)
 
 
-def run_training(resolved: Any, data: Path, *, json_output: bool) -> Any:
-    """Train with a live progress bar (or silently for ``--json``) and report."""
+def check_leaks(resolved: Any, data: Path, *, strict: bool) -> list[Any]:
+    """The leakage report on the training split, before the first fitted parameter.
+
+    Raises:
+        DataError: ``strict`` and a column looks like a target leak.
+    """
+    from modelry.data.leakage import find_leaks
+    from modelry.pipeline import prepare
+
+    schema, _, _, split, _, _, frame = prepare(resolved, data, Settings())
+    leaks = find_leaks(frame, schema, rows=split.train)
+    if strict and leaks:
+        found = "; ".join(f"{leak.column} {leak.detail}" for leak in leaks)
+        names = ",".join(leak.column for leak in leaks)
+        them = "them" if len(leaks) > 1 else "it"
+        raise DataError(
+            f"possible target leak (--strict-leaks): {found}; drop {them} (--drop {names}) "
+            "or train without --strict-leaks"
+        )
+    return leaks
+
+
+def run_training(
+    resolved: Any, data: Path, *, json_output: bool, leaks: list[Any] | None = None
+) -> Any:
+    """Train with a live progress bar (or silently for ``--json``) and report.
+
+    ``leaks`` (the leakage report, already shown) go into ``--json`` output as ``leaks``.
+    """
     from modelry.pipeline import train_model
 
     settings = Settings()
@@ -303,10 +344,11 @@ def run_training(resolved: Any, data: Path, *, json_output: bool) -> Any:
         outcome = train_model(resolved, data, settings)
     else:
         outcome = _train_with_progress(resolved, data, settings)
+    shown = [leak.message for leak in leaks or []]
     if json_output:
-        console.print_json(outcome.to_dict())
+        console.print_json({**outcome.to_dict(), "leaks": [leak.to_dict() for leak in leaks or []]})
     else:
-        report(outcome)
+        report(outcome, shown=shown)
     return outcome
 
 
@@ -338,10 +380,14 @@ def _train_with_progress(resolved: Any, data: Path, settings: Settings) -> Any:
     return outcome
 
 
-def report(outcome: Any) -> None:
-    """Network vs. baseline on the held-out splits, then where things are."""
+def report(outcome: Any, shown: list[str] | None = None) -> None:
+    """Network vs. baseline on the held-out splits, then where things are.
+
+    Warnings in ``shown`` (printed before training) are not repeated.
+    """
     for message in outcome.warnings:
-        console.warn(message)
+        if message not in (shown or []):
+            console.warn(message)
     table = Table(title=f"{outcome.name} v{outcome.version} ({outcome.task.value})")
     table.add_column("metric")
     table.add_column("network (test)", justify="right")

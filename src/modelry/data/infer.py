@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
 from modelry.data.clean import normalise_label, normalise_missing
+from modelry.data.leakage import find_leaks
 from modelry.data.privacy import (
     personal_by_name,
     personal_by_values,
@@ -313,31 +314,14 @@ def _positive(name: str, labels: list[str], present: pd.Series, positive: str | 
 
 
 def leakage_warnings(df: pd.DataFrame, schema: Schema) -> list[str]:
-    """Columns whose missingness gives the class away.
+    """Columns whose missingness gives the class away, as warning lines.
 
     A column missing exactly when the target is one class (``salary`` is blank for every
     student not placed) is the outcome written down after the fact: a model would learn
-    the blank, not the student.
+    the blank, not the student. This is the cheap part of the leakage report
+    (:func:`~modelry.data.leakage.find_leaks`), which also scores every column alone.
     """
-    if schema.target is None or schema.task in (None, Task.REGRESSION):
-        return []
-    frame = normalise_missing(df, schema.missing_values)
-    labelled = frame[frame[schema.target].notna()]
-    labels = labelled[schema.target].map(normalise_label)
-    warnings: list[str] = []
-    for col in schema.columns:
-        if col.role in (Role.TARGET, Role.DROPPED) or col.name not in labelled.columns:
-            continue
-        missing = labelled[col.name].isna()
-        if not 0 < missing.sum() < len(labelled):
-            continue
-        missing_labels = labels[missing].unique()
-        if len(missing_labels) == 1 and not (labels[~missing] == missing_labels[0]).any():
-            warnings.append(
-                f"{col.name} is missing exactly when {schema.target} is "
-                f"{missing_labels[0]!r}: it leaks the outcome; drop it"
-            )
-    return warnings
+    return [leak.message for leak in find_leaks(df, schema, scores=False)]
 
 
 def describe(schema: Schema) -> list[str]:
