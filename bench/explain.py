@@ -65,7 +65,8 @@ def importance_seconds(artifact: Path) -> float:
     runtime = TabularRuntime(artifact, name="bank", version=1)
     runtime.load()
     assert runtime.artifact is not None and runtime.preprocessor is not None
-    _, columns, y, split, *_ = prepare(TrainConfig.from_dict({"data": {"target": "y"}}), BANK)
+    prepared = prepare(TrainConfig.from_dict({"data": {"target": "y"}}), BANK)
+    columns, y, split = prepared.columns, prepared.y, prepared.split
     test = {name: values[split.test] for name, values in columns.items()}
     args = (
         runtime.artifact.read_bytes("model.onnx"),

@@ -127,19 +127,19 @@ def test_pseudonymised_columns_are_identifiers_not_personal(tmp_path: Path) -> N
         writer.writerows(ROWS)
     raw = {"data": {"target": "target", "pseudonymise": ["email", "phone"]}}
     key = Settings(pseudonymise_key="k1")  # type: ignore[arg-type]
-    schema, columns, *_, frame = prepare(TrainConfig.from_dict(raw), data, key)
+    prepared = prepare(TrainConfig.from_dict(raw), data, key)
     for name in ("email", "phone"):
-        column = next(c for c in schema.columns if c.name == name)
+        column = next(c for c in prepared.schema.columns if c.name == name)
         assert column.role == Role.IDENTIFIER and "pseudonymised (HMAC)" in column.reason
-        assert name not in columns
-    hashed = frame["email"].tolist()
+        assert name not in prepared.columns
+    hashed = prepared.frame["email"].tolist()
     assert not set(hashed) & {r["email"] for r in ROWS}
     assert len(set(hashed)) == N and all(len(h) == 16 for h in hashed)
     # the same key gives the same pseudonyms (joins work); another key, other ones
-    again = prepare(TrainConfig.from_dict(raw), data, key)[-1]["email"].tolist()
+    again = prepare(TrainConfig.from_dict(raw), data, key).frame["email"].tolist()
     other = Settings(pseudonymise_key="k2")  # type: ignore[arg-type]
     assert again == hashed
-    assert not set(prepare(TrainConfig.from_dict(raw), data, other)[-1]["email"]) & set(hashed)
+    assert not set(prepare(TrainConfig.from_dict(raw), data, other).frame["email"]) & set(hashed)
 
 
 # -- serving --------------------------------------------------------------------------------

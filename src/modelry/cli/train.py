@@ -317,8 +317,8 @@ def check_leaks(resolved: Any, data: Path, *, strict: bool) -> list[Any]:
     from modelry.data.leakage import find_leaks
     from modelry.pipeline import prepare
 
-    schema, _, _, split, _, _, frame = prepare(resolved, data, Settings())
-    leaks = find_leaks(frame, schema, rows=split.train)
+    prepared = prepare(resolved, data, Settings())
+    leaks = find_leaks(prepared.frame, prepared.schema, rows=prepared.split.train)
     if strict and leaks:
         found = "; ".join(f"{leak.column} {leak.detail}" for leak in leaks)
         names = ",".join(leak.column for leak in leaks)
