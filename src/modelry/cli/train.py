@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from modelry.cli import console
-from modelry.errors import ConfigError, DataError
+from modelry.errors import ConfigError
 from modelry.settings import Settings
 
 Opt = typer.Option
@@ -159,6 +159,17 @@ def train_command(
             rich_help_panel=DATA,
         ),
     ] = False,
+    serve: Annotated[
+        str | None,
+        Opt(
+            "--model",
+            help="What the version serves: 'auto' (default) serves the linear baseline when it "
+            "beats the network by more than the noise of the comparison (one sd of a paired "
+            "bootstrap), on the validation split, or on 5-fold out-of-fold predictions when "
+            "the training split has under 1,000 rows; 'network' or 'baseline' forces it.",
+            rich_help_panel=NET,
+        ),
+    ] = None,
     hidden: Annotated[
         str | None,
         Opt(help="Hidden layer widths [64,32]; 'none' for a linear model.", rich_help_panel=NET),
@@ -273,6 +284,8 @@ def train_command(
         "data.test_fraction": test_fraction,
         "data.time_order": time_order,
         "data.split_by": split_by,
+        "data.strict_leaks": True if strict_leaks else None,
+        "serve": serve,
         "model.hidden": _hidden(hidden),
         "model.activation": activation,
         "model.dropout": dropout,
@@ -301,58 +314,39 @@ def train_command(
     if print_config:
         typer.echo(resolved.to_yaml(), nl=False)
         return
-    leaks = check_leaks(resolved, data, strict=strict_leaks)
-    if not json_output:
-        for leak in leaks:
-            console.warn(leak.message)
-    run_training(resolved, data, json_output=json_output, leaks=leaks)
+    run_training(resolved, data, json_output=json_output)
 
 
-def check_leaks(resolved: Any, data: Path, *, strict: bool) -> list[Any]:
-    """The leakage report on the training split, before the first fitted parameter.
-
-    Raises:
-        DataError: ``strict`` and a column looks like a target leak.
-    """
-    from modelry.data.leakage import find_leaks
-    from modelry.pipeline import prepare
-
-    prepared = prepare(resolved, data, Settings())
-    leaks = find_leaks(prepared.frame, prepared.schema, rows=prepared.split.train)
-    if strict and leaks:
-        found = "; ".join(f"{leak.column} {leak.detail}" for leak in leaks)
-        names = ",".join(leak.column for leak in leaks)
-        them = "them" if len(leaks) > 1 else "it"
-        raise DataError(
-            f"possible target leak (--strict-leaks): {found}; drop {them} (--drop {names}) "
-            "or train without --strict-leaks"
-        )
-    return leaks
-
-
-def run_training(
-    resolved: Any, data: Path, *, json_output: bool, leaks: list[Any] | None = None
-) -> Any:
+def run_training(resolved: Any, data: Path, *, json_output: bool) -> Any:
     """Train with a live progress bar (or silently for ``--json``) and report.
 
-    ``leaks`` (the leakage report, already shown) go into ``--json`` output as ``leaks``.
+    Leakage warnings are printed as soon as they are known, before training starts.
     """
     from modelry.pipeline import train_model
 
     settings = Settings()
-    if json_output or (not console.err.is_terminal and os.environ.get("CI")):
-        outcome = train_model(resolved, data, settings)
-    else:
-        outcome = _train_with_progress(resolved, data, settings)
-    shown = [leak.message for leak in leaks or []]
+    shown: list[str] = []
+
+    def warn(message: str) -> None:
+        shown.append(message)
+        console.warn(message)
+
     if json_output:
-        console.print_json({**outcome.to_dict(), "leaks": [leak.to_dict() for leak in leaks or []]})
+        outcome = train_model(resolved, data, settings)
+    elif not console.err.is_terminal:  # a pipe or a log: no progress bar
+        outcome = train_model(resolved, data, settings, on_warning=warn)
+    else:
+        outcome = _train_with_progress(resolved, data, settings, warn)
+    if json_output:
+        console.print_json(outcome.to_dict())
     else:
         report(outcome, shown=shown)
     return outcome
 
 
-def _train_with_progress(resolved: Any, data: Path, settings: Settings) -> Any:
+def _train_with_progress(
+    resolved: Any, data: Path, settings: Settings, warn: Callable[[str], None]
+) -> Any:
     from modelry.pipeline import train_model
 
     columns = (
@@ -373,7 +367,9 @@ def _train_with_progress(resolved: Any, data: Path, settings: Settings) -> Any:
         def on_stage(text: str) -> None:
             progress.update(bar, description=text)
 
-        outcome = train_model(resolved, data, settings, on_epoch=on_epoch, on_stage=on_stage)
+        outcome = train_model(
+            resolved, data, settings, on_epoch=on_epoch, on_stage=on_stage, on_warning=warn
+        )
         progress.update(
             bar, description="done", total=outcome.epochs_run, completed=outcome.epochs_run
         )
@@ -393,11 +389,15 @@ def report(outcome: Any, shown: list[str] | None = None) -> None:
     table.add_column("network (test)", justify="right")
     table.add_column(f"{outcome.baseline['name']} (test)", justify="right")
     table.add_column("network (valid)", justify="right")
-    for metric, value in outcome.metrics["test"].items():
+    network = outcome.network or outcome.metrics
+    for metric, value in network["test"].items():
         base = outcome.baseline["test"].get(metric)
-        valid = outcome.metrics["valid"].get(metric)
+        valid = network["valid"].get(metric)
         table.add_row(metric, _fmt(value), _fmt(base), _fmt(valid))
     console.out.print(table)
+    if outcome.selection:
+        reason = outcome.selection["reason"]
+        console.out.print(f"served: the {outcome.served} — {reason}", markup=False, highlight=False)
     if outcome.fairness:
         _report_fairness(outcome.fairness)
     console.out.print(

@@ -36,6 +36,7 @@ import pandas as pd  # type: ignore[import-untyped]
 
 from modelry.data.clean import normalise_label, normalise_missing
 from modelry.data.schema import Column, ColumnType, Role, Schema, Task
+from modelry.errors import DataError
 
 LEAK_SCORE = 0.95
 MIN_ROWS = 30  # fewer labelled rows than this: no one-column scores (too noisy to judge)
@@ -112,6 +113,23 @@ def find_leaks(
         if leak is not None:
             leaks.append(leak)
     return leaks
+
+
+def refuse_leaks(leaks: list[Leak]) -> None:
+    """Refuse to train on a table with possible leaks (``--strict-leaks``).
+
+    Raises:
+        DataError: one line naming every suspected column, its figure and the fix.
+    """
+    if not leaks:
+        return
+    found = "; ".join(f"{leak.column} {leak.detail}" for leak in leaks)
+    names = ",".join(leak.column for leak in leaks)
+    them = "them" if len(leaks) > 1 else "it"
+    raise DataError(
+        f"possible target leak (--strict-leaks): {found}; drop {them} (--drop {names}) "
+        "or train without --strict-leaks"
+    )
 
 
 def _advice(column: str) -> str:

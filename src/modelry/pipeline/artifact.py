@@ -23,6 +23,7 @@ import numpy as np
 import modelry
 from modelry.data.sources import fingerprint
 from modelry.explain.importance import importance_files
+from modelry.pipeline.choice import Chosen
 from modelry.pipeline.stages import Evaluated, FairnessResult, Fitted, Prepared, Preprocessed, take
 from modelry.registry.artifact import ArtifactWriter
 from modelry.registry.card import build_card
@@ -89,6 +90,7 @@ def bundle(
     data_path: Path,
     onnx: bytes,
     train_seconds: float,
+    chosen: Chosen | None = None,
 ) -> Bundle:
     """Every file of a tabular network's version: the model, its specs, figures and card.
 
@@ -102,6 +104,7 @@ def bundle(
         data_path: The table trained on, fingerprinted for the lineage.
         onnx: The served graph (:meth:`Fitted.to_onnx`).
         train_seconds: Wall time from the start of the run to the exported graph.
+        chosen: What the version serves and why (``None``: the network, uncompared).
     """
     schema, split, task = prepared.schema, prepared.split, prepared.task
     name = config.name or default_name(data_path)
@@ -112,10 +115,15 @@ def bundle(
     if fair.group_thresholds:
         network = network.model_copy(update={"group_thresholds": fair.group_thresholds})
     result = fitted.result
+    network_metrics = chosen.network if chosen else evaluated.metrics
+    selection = chosen.selection.to_dict() if chosen else None
     metrics_doc: dict[str, Any] = {
         "task": task.value,
         "primary_metric": evaluated.primary_metric,
-        "network": evaluated.metrics,
+        "served": selection["served"] if selection else "network",
+        "selection": selection,
+        "served_metrics": evaluated.metrics,
+        "network": network_metrics,
         "baseline": evaluated.baseline,
         "history": evaluated.history,
         "best_epoch": result.best_epoch,
@@ -148,8 +156,9 @@ def bundle(
             "rows": metrics_doc["rows"],
             "schema": schema.model_dump(mode="json"),
             "primary_metric": evaluated.primary_metric,
-            "metrics": evaluated.metrics,
+            "metrics": network_metrics,
             "baseline": evaluated.baseline,
+            "selection": selection,
             "importance": json.loads(explained.get("importance.json", b"null")),
             "fairness": fair.audit,
             "mitigation": fair.metrics,
@@ -178,7 +187,7 @@ def bundle(
     return Bundle(
         name=name,
         task=task.value,
-        kind=TABULAR_KIND,
+        kind=chosen.kind if chosen else TABULAR_KIND,
         documents=documents,
         blobs=blobs,
         metrics={

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,8 @@ import pandas as pd  # type: ignore[import-untyped]
 from modelry.audit.mitigation import training_fairness
 from modelry.data.clean import CleanReport, clean, encode_target, normalise_missing
 from modelry.data.columns import Columns
-from modelry.data.infer import infer_schema, leakage_warnings
+from modelry.data.infer import infer_schema
+from modelry.data.leakage import Leak, find_leaks
 from modelry.data.privacy import pseudonymise_table
 from modelry.data.schema import Role, Schema, Task
 from modelry.data.sources import read_table, to_columns
@@ -78,6 +79,7 @@ class Prepared:
         report: What cleaning did.
         warnings: Cleaning and leakage warnings, for ``warnings.json`` and the card.
         frame: The cleaned table, identifiers and sensitive columns included.
+        leaks: Columns that may leak the target, judged on the training rows.
     """
 
     schema: Schema
@@ -87,6 +89,7 @@ class Prepared:
     report: CleanReport
     warnings: list[str]
     frame: pd.DataFrame
+    leaks: list[Leak] = field(default_factory=list)
 
     @property
     def task(self) -> Task:
@@ -127,7 +130,6 @@ def prepare(config: TrainConfig, data_path: Path, settings: Settings | None = No
         pseudonymised=d.pseudonymise,
     )
     frame, report = clean(frame, schema, drop_missing_rows=d.drop_missing_rows)
-    warnings = list(report.warnings) + leakage_warnings(frame, schema)
     if not schema.features:
         raise ConfigError(f"{data_path}: no feature columns left after dropping and inference")
     assert schema.target is not None and schema.task is not None
@@ -148,7 +150,9 @@ def prepare(config: TrainConfig, data_path: Path, settings: Settings | None = No
         groups=groups,
     )
     columns: Columns = dict(to_columns(frame, schema.feature_names))
-    return Prepared(schema, columns, y, split, report, warnings, frame)
+    leaks = find_leaks(frame, schema, rows=split.train)  # judged on the training rows only
+    warnings = list(report.warnings) + [leak.message for leak in leaks]
+    return Prepared(schema, columns, y, split, report, warnings, frame, leaks)
 
 
 # -- preprocess ------------------------------------------------------------------------------
@@ -258,7 +262,9 @@ def fit(
     # The network trains on one core; the baseline fits on the other meanwhile (both
     # spend their time in native code that releases the GIL).
     with ThreadPoolExecutor(max_workers=1) as background:
-        fitting = background.submit(_fit_baseline_alone, task, data.train, config.training.seed)
+        fitting = background.submit(
+            _fit_baseline_alone, task, data.train, config.training.seed, n_outputs
+        )
         run = train if config.training.dp_epsilon is None else train_private
         result = run(net, task, data.train, data.valid, config.training, on_epoch=on_epoch)
         baseline = fitting.result()
@@ -279,12 +285,13 @@ def fit(
     return Fitted(net=net, result=result, baseline=baseline, network=network, privacy=privacy)
 
 
-def _fit_baseline_alone(task: Task, data: TrainData, seed: int) -> Baseline:
+def _fit_baseline_alone(task: Task, data: TrainData, seed: int, n_outputs: int) -> Baseline:
     """The baseline on one BLAS thread, so it does not crowd the network off its core."""
     from threadpoolctl import threadpool_limits
 
+    n_classes = n_outputs if task is Task.MULTICLASS else None
     with threadpool_limits(limits=1):
-        return fit_baseline(task, data, seed)
+        return fit_baseline(task, data, seed, n_classes=n_classes)
 
 
 # -- evaluate --------------------------------------------------------------------------------
@@ -296,6 +303,7 @@ class Evaluated:
 
     Attributes:
         outputs: The network's served outputs by split (``valid``, ``test``).
+        baseline_outputs: The baseline's outputs on the same rows.
         metrics: The network's metrics by split.
         baseline: ``{"name": ..., "valid": metrics, "test": metrics}`` of the baseline.
         primary_metric: The task's primary metric's name.
@@ -304,6 +312,7 @@ class Evaluated:
     """
 
     outputs: dict[str, np.ndarray]
+    baseline_outputs: dict[str, np.ndarray]
     metrics: dict[str, Metrics]
     baseline: dict[str, Any]
     primary_metric: str
@@ -341,7 +350,7 @@ def evaluate(data: Preprocessed, fitted: Fitted) -> Evaluated:
         curves,
         metric_name,
     )
-    return Evaluated(outputs, metrics, base_metrics, metric_name, curves, plots)
+    return Evaluated(outputs, base_out, metrics, base_metrics, metric_name, curves, plots)
 
 
 # -- fairness --------------------------------------------------------------------------------

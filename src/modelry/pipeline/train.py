@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 
 from modelry.data.columns import Columns
+from modelry.data.leakage import Leak, refuse_leaks
 from modelry.data.schema import Schema, Task
 from modelry.pipeline.artifact import bundle, default_name, register
+from modelry.pipeline.choice import choose
 from modelry.pipeline.stages import (
     check_fairness_target,
     evaluate,
@@ -24,6 +26,7 @@ from modelry.pipeline.stages import (
     take,
 )
 from modelry.registry.store import Registry
+from modelry.serving.kinds import open_runtime
 from modelry.serving.tabular import TabularRuntime
 from modelry.settings import Settings
 from modelry.training.config import TrainConfig
@@ -49,14 +52,23 @@ class TrainOutcome:
     schema: Schema
     warnings: list[str] = field(default_factory=list)
     fairness: dict[str, Any] | None = None  # group thresholds: before/after on test
+    served: str = "network"  # or "baseline": what the version serves
+    network: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    selection: dict[str, Any] = field(default_factory=dict)
+    leaks: list[Leak] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """``metrics`` are the served model's; ``network`` and ``baseline`` are always both."""
         return {
             "name": self.name,
             "version": self.version,
             "task": self.task.value,
+            "served": self.served,
             "metrics": self.metrics,
+            "network": self.network,
             "baseline": self.baseline,
+            "selection": self.selection,
+            "leaks": [leak.to_dict() for leak in self.leaks],
             "train_seconds": round(self.train_seconds, 3),
             "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch,
@@ -73,6 +85,7 @@ def train_model(
     *,
     on_epoch: Callable[[EpochLog], None] | None = None,
     on_stage: Stage | None = None,
+    on_warning: Stage | None = None,
 ) -> TrainOutcome:
     """Train, evaluate and register one model version from the table at ``data_path``.
 
@@ -82,6 +95,10 @@ def train_model(
         settings: The registry's home and the pseudonymisation key.
         on_epoch: Called after every epoch.
         on_stage: Called with a short description as each stage begins.
+        on_warning: Called with each leakage warning as soon as it is known, before training.
+
+    Raises:
+        DataError: ``config.data.strict_leaks`` and a column may leak the target.
     """
     stage = on_stage or (lambda _: None)
     registry = Registry(settings)
@@ -91,6 +108,10 @@ def train_model(
 
     stage("reading and inferring the schema")
     prepared = prepare(config, data_path, settings)
+    if config.data.strict_leaks:
+        refuse_leaks(prepared.leaks)
+    for leak in prepared.leaks:
+        (on_warning or (lambda _: None))(leak.message)
     check_fairness_target(config.data.fairness, prepared.schema)
     stage("fitting the preprocessing")
     data = preprocess(prepared, config.features)
@@ -98,6 +119,8 @@ def train_model(
     fitted = fit(prepared, data, config, on_epoch=on_epoch)
     stage("evaluating beside the baseline")
     evaluated = evaluate(data, fitted)
+    chosen = choose(prepared, data, fitted, evaluated, config)
+    fitted, evaluated = chosen.fitted, chosen.evaluated  # what the version serves from here
     stage("exporting and verifying the artifact")
     onnx = fitted.to_onnx()
     train_seconds = time.perf_counter() - started
@@ -112,6 +135,7 @@ def train_model(
         data_path=data_path,
         onnx=onnx,
         train_seconds=train_seconds,
+        chosen=chosen,
     )
     served = partial(
         _verify_served,
@@ -134,15 +158,19 @@ def train_model(
         schema=prepared.schema,
         warnings=prepared.warnings,
         fairness=fair.metrics,
+        served=chosen.selection.served,
+        network=chosen.network,
+        selection=chosen.selection.to_dict(),
+        leaks=prepared.leaks,
     )
 
 
 def _verify_served(
     staged: Path, *, name: str, columns: Columns, rows: np.ndarray, expected: np.ndarray
 ) -> None:
-    """The runtime that will serve the model must reproduce the trained network on raw rows."""
-    runtime = TabularRuntime(staged, name=name, version=0)
-    runtime.load()
+    """The runtime that will serve the model must reproduce it on raw rows."""
+    runtime = open_runtime(staged, name, 0)  # through its kind, with the kind's own checks
+    assert isinstance(runtime, TabularRuntime)
     sample = rows[:2048]
     served = runtime.scores(take(columns, sample))
     check_parity(expected[: len(sample)], served)

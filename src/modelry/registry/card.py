@@ -137,6 +137,8 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         },
         "metrics": {
             "primary": meta.get("primary_metric"),
+            "served": (meta.get("selection") or {}).get("served", "network"),
+            "selection": meta.get("selection"),
             "network": meta.get("metrics") or {},
             "baseline": meta.get("baseline") or {},
         },
@@ -164,7 +166,16 @@ def _metrics_md(metrics: Mapping[str, Any]) -> list[str]:
     lines = [
         f"Primary metric: **{metrics.get('primary') or names[0]}**. Baseline: {base_name}.",
         "",
-        "| metric | valid | test | baseline valid | baseline test |",
+    ]
+    selection = metrics.get("selection")
+    if selection:
+        lines += [
+            f"Served model: **the {selection['served']}** — {selection['reason']} "
+            f"(compared on {selection['rows']} rows, {selection['method']}).",
+            "",
+        ]
+    lines += [
+        "| metric | network valid | network test | baseline valid | baseline test |",
         "|---|---|---|---|---|",
     ]
     for m in names:

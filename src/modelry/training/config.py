@@ -57,6 +57,10 @@ class DataConfig(_Strict):
     test_fraction: float = Field(default=0.15, gt=0, lt=0.5)
     time_order: bool = Field(default=False, description="Hold out the last rows, in file order.")
     split_by: str | None = Field(default=None, description="Keep each value's rows in one split.")
+    strict_leaks: bool = Field(
+        default=False,
+        description="Refuse to train when a column may leak the target (see modelry.data.leakage).",
+    )
     fairness: Fairness = Field(
         default="none",
         description="Group thresholds on the first sensitive column, fitted on the validation "
@@ -142,6 +146,11 @@ class TrainConfig(_Strict):
     features: list[Feature] = Field(default_factory=list, description="Per-column overrides.")
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: OptimConfig = Field(default_factory=OptimConfig)
+    serve: Literal["auto", "network", "baseline"] = Field(
+        default="auto",
+        description="What the version serves: 'auto' serves the baseline when it beats the "
+        "network beyond noise (see modelry.training.selection), else the network.",
+    )
 
     @model_validator(mode="after")
     def _private_training_fits(self) -> TrainConfig:
