@@ -25,6 +25,17 @@ COLUMNS = ["a[b]", "[bold]leak", "colour"]
 VALUES = ["[red]x", "[/]", "plain"]
 
 
+@pytest.fixture(autouse=True)
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines long enough for a whole path or table row, however the consoles were made.
+
+    Rich reads COLUMNS once, when a console is made: under xdist that is at collection,
+    before ``run_cli`` sets it, and the width falls back to 80.
+    """
+    for terminal in (console.out, console.err):
+        monkeypatch.setattr(terminal, "_width", 160)
+
+
 @pytest.fixture
 def odd_dir() -> Iterator[Path]:
     """A short folder whose name is markup (pytest's tmp_path is too long for one line)."""
