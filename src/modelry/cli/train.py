@@ -388,9 +388,7 @@ def report(outcome: Any, shown: list[str] | None = None) -> None:
     for message in outcome.warnings:
         if message not in (shown or []):
             console.warn(message)
-    table = Table(
-        title=f"{console.escape(outcome.name)} v{outcome.version} ({outcome.task.value})"
-    )
+    table = Table(title=f"{console.escape(outcome.name)} v{outcome.version} ({outcome.task.value})")
     table.add_column("metric")
     table.add_column("network (test)", justify="right")
     table.add_column(f"{outcome.baseline['name']} (test)", justify="right")
