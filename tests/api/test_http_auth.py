@@ -26,7 +26,13 @@ ADMIN_ROUTES = [
     ("POST", "/v1/models/clients/aliases/production", {"version": 1}),
     ("POST", "/v2/repository/models/clients/unload", None),
 ]
-PUBLIC_ROUTES = ["/v2/health/live", "/v2/health/ready", "/openapi.json", "/docs"]
+PUBLIC_ROUTES = [
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/openapi.json",
+    "/docs",
+    "/docs/static/swagger-ui-bundle.js",
+]
 
 
 def bearer(key: str) -> dict[str, str]:

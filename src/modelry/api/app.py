@@ -27,9 +27,10 @@ from starlette.types import Receive, Scope, Send
 from modelry.api.auth import KeyCheck
 from modelry.api.error_responses import handle_exception
 from modelry.api.explaining import build_explainer
-from modelry.api.openapi import openapi_document, swagger_html
+from modelry.api.openapi import openapi_document
 from modelry.api.routes import HotRoutes, build_routes
 from modelry.api.service_metrics import CONTENT_TYPE, ServiceMetrics
+from modelry.api.swagger import PAGE, SwaggerAssets
 from modelry.api.v1_endpoints import V1API
 from modelry.api.v2_endpoints import V2API
 from modelry.registry.store import Registry
@@ -45,11 +46,12 @@ WATCH_ENV = "MODELRY_SERVE_WATCH_INTERVAL"
 
 
 class ServiceAPI:
-    """``/metrics``, ``/openapi.json`` and ``/docs``."""
+    """``/metrics``, ``/openapi.json`` and ``/docs`` with its files."""
 
     def __init__(self, metrics: ServiceMetrics) -> None:
         self.service_metrics = metrics
         self._openapi: bytes | None = None
+        self._assets = SwaggerAssets()
 
     async def metrics(self, request: Request, labels: list[str]) -> Response:
         return Response(self.service_metrics.exposition(), media_type=CONTENT_TYPE)
@@ -60,7 +62,12 @@ class ServiceAPI:
         return Response(self._openapi, media_type="application/json")
 
     async def docs(self, request: Request, labels: list[str]) -> Response:
-        return HTMLResponse(swagger_html())
+        return HTMLResponse(PAGE)
+
+    async def docs_file(self, request: Request, labels: list[str]) -> Response:
+        body, media_type = self._assets.get(request.path_params["file"])
+        # the files change only with the installed package: let browsers keep them a day
+        return Response(body, media_type=media_type, headers={"Cache-Control": "max-age=86400"})
 
 
 class Service(Starlette):

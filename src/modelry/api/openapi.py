@@ -2,7 +2,7 @@
 
 Paths, methods, parameters and access come from :data:`modelry.api.routes.ROUTES`;
 body schemas from the protocol types (:mod:`modelry.protocol.schemas`).
-``/docs`` serves Swagger UI on it.
+``/docs`` serves Swagger UI on it (:mod:`modelry.api.swagger`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ _PARAM_DOC = {
     "name": "Model name.",
     "version": "Version number or alias (e.g. `3`, `production`, `latest`).",
     "alias": "Alias to set (e.g. `production`, `staging`).",
+    "file": "A file of Swagger UI (e.g. `swagger-ui.css`).",
 }
 _ERRORS = {
     "400": "Malformed body (not JSON)",
@@ -112,11 +113,3 @@ def openapi_document() -> dict[str, Any]:
             {"name": "service", "description": "Metrics and documentation"},
         ],
     }
-
-
-def swagger_html(openapi_url: str = "/openapi.json") -> str:
-    """Swagger UI on the document (the page loads the UI's assets from a CDN)."""
-    from fastapi.openapi.docs import get_swagger_ui_html
-
-    page = get_swagger_ui_html(openapi_url=openapi_url, title="modelry — API docs")
-    return bytes(page.body).decode("utf-8")

@@ -115,6 +115,8 @@ ROUTES: list[Endpoint] = [
              tag="service"),
     Endpoint("GET", "/docs", "service", "docs", PUBLIC, "Interactive API documentation",
              tag="service"),
+    Endpoint("GET", "/docs/static/{file}", "service", "docs_file", PUBLIC,
+             "The files of the documentation page (Swagger UI, served locally)", tag="service"),
 ]  # fmt: skip
 
 

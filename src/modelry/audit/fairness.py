@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from modelry.data.columns import ColumnArray
-from modelry.errors import ConfigError, MissingExtraError
+from modelry.errors import ConfigError
 from modelry.serving.thresholds import group_keys
 
 FOUR_FIFTHS = 0.8
@@ -133,11 +133,10 @@ class FairnessAudit:
         }
 
 
-def _require_fairlearn() -> Any:
-    try:
-        from fairlearn.metrics import MetricFrame
-    except ImportError as exc:
-        raise MissingExtraError("fairlearn", "fairness") from exc
+def _metric_frame() -> Any:
+    # fairlearn imports pandas: imported on the first audit, not with the module
+    from fairlearn.metrics import MetricFrame
+
     return MetricFrame
 
 
@@ -215,9 +214,8 @@ def audit_scores(
 
     Raises:
         ConfigError: No attributes, or lengths that disagree.
-        MissingExtraError: fairlearn is not installed.
     """
-    metric_frame = _require_fairlearn()
+    metric_frame = _metric_frame()
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     n = len(scores)
     if not sensitive:

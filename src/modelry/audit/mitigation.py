@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator
 
 from modelry.audit.fairness import audit_scores
 from modelry.data.columns import ColumnArray
-from modelry.errors import ConfigError, MissingExtraError
+from modelry.errors import ConfigError
 from modelry.serving.thresholds import apply_group_thresholds, group_keys
 
 Constraint = Literal["demographic_parity", "equalized_odds"]
@@ -80,14 +80,11 @@ def fit_thresholds(
 
     Raises:
         ConfigError: An unknown constraint.
-        MissingExtraError: fairlearn is not installed.
     """
     if constraint not in ("demographic_parity", "equalized_odds"):
         raise ConfigError(f"unknown fairness constraint {constraint!r}", field="fairness")
-    try:
-        from fairlearn.postprocessing import ThresholdOptimizer
-    except ImportError as exc:
-        raise MissingExtraError("fairlearn", "fairness") from exc
+    from fairlearn.postprocessing import ThresholdOptimizer  # pandas with it: only when fitting
+
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     y = np.asarray(y_true).astype(int).reshape(-1)
     keys = group_keys(groups)

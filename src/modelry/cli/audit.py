@@ -66,7 +66,7 @@ def audit_command(
         return
     for attribute in audit.attributes:
         table = Table(
-            title=f"{attribute.attribute}  (min impact ratio "
+            title=f"{console.escape(attribute.attribute)}  (min impact ratio "
             f"{'–' if attribute.min_impact_ratio is None else f'{attribute.min_impact_ratio:.3f}'})"
         )
         for head in ("group", "rows", "selection", "impact ratio", "TPR", "FPR", "ROC-AUC"):
@@ -75,7 +75,7 @@ def audit_command(
             flag = " [red]< 0.8[/]" if g.below_four_fifths else ""
             small = " [dim](small)[/]" if g.small else ""
             table.add_row(
-                g.group + small,
+                console.escape(g.group) + small,
                 f"{g.size:,}",
                 f"{g.selection_rate:.1%}",
                 ("–" if g.impact_ratio is None else f"{g.impact_ratio:.3f}") + flag,
@@ -86,4 +86,4 @@ def audit_command(
         console.out.print(table)
     for note in audit.notes:
         console.warn(note)
-    console.out.print(f"report → {written[0]}", highlight=False)
+    console.out.print(f"report → {written[0]}", highlight=False, markup=False)

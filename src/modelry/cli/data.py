@@ -58,24 +58,26 @@ def inspect_command(
         doc.update(rows=len(frame), file=str(data), warnings=warnings, leaks=leak_docs)
         console.print_json(doc)
         return
-    table = Table(title=f"{data.name}: {len(frame):,} rows × {len(frame.columns)} columns")
+    table = Table(
+        title=f"{console.escape(data.name)}: {len(frame):,} rows × {len(frame.columns)} columns"
+    )
     for header in ("column", "type", "role", "missing", "unique", "examples", "why"):
         table.add_column(header, overflow="fold")
     for col in schema.columns:
         style = "" if col.role.value in ("feature", "target") else "dim"
         table.add_row(
-            col.name,
+            console.escape(col.name),
             col.type.value,
             col.role.value,
             f"{col.missing_fraction:.1%}",
             f"{col.n_unique:,}",
-            ", ".join(col.examples[:3]),
-            col.reason,
+            console.escape(", ".join(col.examples[:3])),
+            console.escape(col.reason),
             style=style,
         )
     console.out.print(table)
     if schema.task:
         classes = f", classes {schema.classes}" if schema.classes else ""
-        console.out.print(f"task: {schema.task.value}{classes}", highlight=False)
+        console.out.print(f"task: {schema.task.value}{classes}", highlight=False, markup=False)
     for message in warnings:
         console.warn(message)

@@ -121,7 +121,9 @@ def demo_command(
 
     settings = Settings()
     data = write_csv(campaign_table(rows), settings.home / "demo" / "campaign.csv")
-    console.out.print(f"[bold]1. data[/]  {rows:,} customers of a past campaign → {data}")
+    console.out.print(
+        f"[bold]1. data[/]  {rows:,} customers of a past campaign → {console.escape(str(data))}"
+    )
     config = TrainConfig.from_dict(
         {"name": "campaign", "data": {"target": "responded"}, "training": {"epochs": 30}}
     )
@@ -149,7 +151,7 @@ def demo_command(
         },
     ]
     url, answer = serve_and_ask(settings, "campaign", instances)
-    console.out.print(f"[bold]3. serve[/] POST {url}")
+    console.out.print(f"[bold]3. serve[/] POST {console.escape(url)}")
     console.out.print_json(data=answer)
     console.out.print(
         "\nServe it yourself:  modelry serve --models campaign\n"
@@ -158,4 +160,5 @@ def demo_command(
         '-d \'{"instances": [{"age": 70, "job": "retired", "balance": 25000, "contacts": 1, '
         '"channel": "phone", "purchased_before": "yes"}]}\'',
         highlight=False,
+        markup=False,
     )

@@ -90,11 +90,14 @@ def _global(version: ModelVersion, json_output: bool) -> None:
     metric = doc.get("metric", "metric")
     if not doc.get("columns"):
         console.out.print(
-            f"no importance for {version.name}:{version.version}: {doc.get('note', '')}"
+            f"no importance for {version.name}:{version.version}: {doc.get('note', '')}",
+            markup=False,
         )
         return
     value = doc.get("value")
-    table = Table(title=f"permutation importance of {version.name}:{version.version}")
+    table = Table(
+        title=f"permutation importance of {console.escape(version.name)}:{version.version}"
+    )
     for header, justify in (
         ("#", "right"),
         ("column", "left"),
@@ -103,13 +106,19 @@ def _global(version: ModelVersion, json_output: bool) -> None:
     ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for rank, row in enumerate(doc["columns"], start=1):
-        table.add_row(str(rank), row["column"], f"{row['importance']:.4f}", f"{row['std']:.4f}")
+        table.add_row(
+            str(rank),
+            console.escape(row["column"]),
+            f"{row['importance']:.4f}",
+            f"{row['std']:.4f}",
+        )
     console.out.print(table)
     measured = f"{value:.4f} on " if isinstance(value, float) else ""
     console.out.print(
         f"importance: how much {metric} ({measured}{doc.get('rows')} test rows) worsens when "
         f"the column is shuffled; mean ± std of {doc.get('repeats')} shuffles",
         highlight=False,
+        markup=False,
     )
 
 
@@ -171,22 +180,22 @@ def _file_rows(path: Path, kinds: dict[str, str], limit: int) -> dict[str, Any]:
 def _print_local(i: int, explanation: Explanation, columns: dict[str, Any]) -> None:
     from modelry.explain.reasons import format_number, format_value, row_value
 
-    target = f"P({explanation.target})" if explanation.target else "prediction"
+    target = f"P({console.escape(str(explanation.target))})" if explanation.target else "prediction"
     console.out.print(
         f"[bold]row {i}[/]: {target} = {format_number(explanation.score, 4)} "
         f"(average row: {format_number(explanation.baseline_score, 4)})",
         highlight=False,
     )
     for reason in explanation.reasons:
-        console.out.print(f"  • {reason.text}", highlight=False)
+        console.out.print(f"  • {reason.text}", highlight=False, markup=False)
     table = Table(show_edge=False, box=None, padding=(0, 2))
     for header, justify in (("column", "left"), ("value", "left"), ("effect", "right")):
         table.add_column(header, justify=justify, style="dim" if header == "column" else None)  # type: ignore[arg-type]
     for column, effect in explanation.attributions.items():
         style = "green" if effect > 0 else "red" if effect < 0 else None
         table.add_row(
-            column,
-            format_value(row_value(columns[column], i)),
+            console.escape(column),
+            console.escape(format_value(row_value(columns[column], i))),
             f"[{style}]{effect:+.4f}[/]" if style else f"{effect:+.4f}",
         )
     console.out.print(table)

@@ -29,6 +29,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts give defaults as "[relu]", which Rich markup (Typer's default) would drop.
+    rich_markup_mode="markdown",
 )
 
 

@@ -6,7 +6,6 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from modelry.cli import console
@@ -17,7 +16,9 @@ if TYPE_CHECKING:
     from modelry.registry.store import Registry
 
 models_app = typer.Typer(
-    help="The model registry: versions, aliases, lineage.", no_args_is_help=True
+    help="The model registry: versions, aliases, lineage.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",  # as the root app: brackets in help are text
 )
 JSON = typer.Option("--json", help="Print one JSON object.")
 
@@ -40,7 +41,8 @@ def list_models(json_output: Annotated[bool, JSON] = False) -> None:
         table.add_column(header)
     for m in models:
         aliases = ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items()))
-        table.add_row(m.name, str(m.latest_version), str(m.n_versions), aliases)
+        name, aliases = console.escape(m.name), console.escape(aliases)
+        table.add_row(name, str(m.latest_version), str(m.n_versions), aliases)
     console.out.print(table)
 
 
@@ -77,11 +79,13 @@ def show(
         return
     aliases = ", ".join(version.aliases) or "–"
     console.out.print(
-        f"[bold]{version.name}:{version.version}[/]  {version.task}  aliases: {aliases}"
+        f"[bold]{console.escape(version.name)}:{version.version}[/]  {version.task}  "
+        f"aliases: {console.escape(aliases)}"
     )
     console.out.print(
         f"created {version.created_at} by {version.created_by}\npath    {version.path}",
         highlight=False,
+        markup=False,
     )
     table = Table(title="test metrics")
     table.add_column("metric")
@@ -110,7 +114,7 @@ def promote(
     if json_output:
         console.print_json({"name": name, "alias": alias, "version": version})
     else:
-        console.out.print(f"{name}:{alias} → version {version}", highlight=False)
+        console.out.print(f"{name}:{alias} → version {version}", highlight=False, markup=False)
 
 
 @models_app.command("delete")
@@ -131,7 +135,7 @@ def delete(
     if json_output:
         console.print_json({"deleted": f"{name}:{number}"})
     else:
-        console.out.print(f"deleted {name}:{number}", highlight=False)
+        console.out.print(f"deleted {name}:{number}", highlight=False, markup=False)
 
 
 @models_app.command("check")
@@ -157,7 +161,7 @@ def check(
         )
     else:
         for finding in report.findings:
-            console.out.print(escape(finding.line()), highlight=False, soft_wrap=True)
+            console.out.print(console.escape(finding.line()), highlight=False, soft_wrap=True)
         repaired = len(report.findings) - len(unresolved)
         problems = f"{len(report.findings)} problem{'s' * (len(report.findings) != 1)}"
         if not report.findings:
@@ -169,6 +173,6 @@ def check(
             summary = f"{problems}, {repaired} repaired, {len(unresolved)} left"
         else:
             summary = f"{problems}; `modelry models check --repair` fixes the safe ones"
-        console.out.print(escape(summary), highlight=False, soft_wrap=True)
+        console.out.print(console.escape(summary), highlight=False, soft_wrap=True)
     if unresolved:
         raise typer.Exit(1)

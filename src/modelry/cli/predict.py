@@ -58,4 +58,5 @@ def predict_command(
         f"scored {report.rows:,} rows with {version.name}:{version.version} in "
         f"{report.seconds:.2f} s ({report.rows_per_second:,.0f} rows/s) → {report.output}",
         highlight=False,
+        markup=False,
     )

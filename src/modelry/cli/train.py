@@ -365,7 +365,7 @@ def _train_with_progress(
             progress.update(bar, completed=log.epoch, metric=text)
 
         def on_stage(text: str) -> None:
-            progress.update(bar, description=text)
+            progress.update(bar, description=console.escape(text))
 
         outcome = train_model(
             resolved, data, settings, on_epoch=on_epoch, on_stage=on_stage, on_warning=warn
@@ -384,7 +384,7 @@ def report(outcome: Any, shown: list[str] | None = None) -> None:
     for message in outcome.warnings:
         if message not in (shown or []):
             console.warn(message)
-    table = Table(title=f"{outcome.name} v{outcome.version} ({outcome.task.value})")
+    table = Table(title=f"{console.escape(outcome.name)} v{outcome.version} ({outcome.task.value})")
     table.add_column("metric")
     table.add_column("network (test)", justify="right")
     table.add_column(f"{outcome.baseline['name']} (test)", justify="right")
@@ -407,6 +407,7 @@ def report(outcome: Any, shown: list[str] | None = None) -> None:
         f"plots     {outcome.artifact / 'plots'}\n"
         f"serve it  modelry serve --models {outcome.name}",
         highlight=False,
+        markup=False,
     )
 
 
@@ -420,6 +421,7 @@ def _report_fairness(fairness: dict[str, Any]) -> None:
         f"min impact ratio {_fmt(before['min_impact_ratio'])} → {_fmt(after['min_impact_ratio'])}, "
         f"accuracy {_fmt(before['accuracy'])} → {_fmt(after['accuracy'])}",
         highlight=False,
+        markup=False,
     )
 
 

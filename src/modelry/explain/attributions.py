@@ -41,7 +41,7 @@ import numpy as np
 
 from modelry.data.columns import ColumnArray
 from modelry.data.schema import Task
-from modelry.errors import ArtifactError, MissingExtraError
+from modelry.errors import ArtifactError
 from modelry.explain.integration import integrate
 from modelry.explain.reasons import Reason, reasons, row_value
 from modelry.registry.layout import WEIGHTS_FILE
@@ -137,11 +137,9 @@ def use_one_thread() -> None:
 
 
 def _torch() -> Any:
-    try:
-        import captum.attr  # noqa: F401  (checked here, used by integration)
-        import torch
-    except ImportError as exc:
-        raise MissingExtraError("captum", "explain") from exc
+    # Imported on first use: the API imports this module, and predictions never load torch.
+    import torch
+
     return torch
 
 
@@ -192,7 +190,6 @@ class Explainer:
 
         Raises:
             ArtifactError: The version is corrupt or has no ``weights.safetensors``.
-            MissingExtraError: Captum is not installed (``modelry[explain]``).
         """
         if isinstance(source, TabularRuntime):
             return cls(source, **options)
