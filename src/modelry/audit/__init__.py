@@ -1,7 +1,7 @@
 """Fairness audits of binary models, their reports, and mitigation by group thresholds.
 
-Reads artifacts and runtimes; nothing below this layer imports it. fairlearn (the
-``[fairness]`` extra) computes the per-group figures and fits the thresholds.
+Reads artifacts and runtimes; nothing below this layer imports it. fairlearn
+(a default dependency) computes the per-group figures and fits the thresholds.
 """
 
 from __future__ import annotations
