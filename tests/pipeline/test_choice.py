@@ -125,3 +125,34 @@ def test_the_baseline_cannot_be_forced_under_differential_privacy(home: Path) ->
     config = _config("dp", epochs=1, dp_epsilon=1.0).model_copy(update={"serve": "baseline"})
     with pytest.raises(ConfigError, match="not trained with differential privacy"):
         train_model(config, table, Settings(home=home))
+
+
+def test_a_chronological_drift_is_reported(home: Path) -> None:
+    from modelry.data.drift import target_drift
+    from modelry.data.schema import Task
+
+    rng = np.random.default_rng(5)
+    n = 1000
+    x = rng.normal(size=n)
+    rate = np.where(np.arange(n) < 700, 0.06, 0.3)  # the latest rows convert far more often
+    target = np.where(rng.random(n) < rate, "yes", "no")
+    table = home / "drift.csv"
+    rows = "\n".join(f"{a:.4f},{t}" for a, t in zip(x, target, strict=True))
+    table.write_text(f"x,target\n{rows}\n")
+    data = {"target": "target", "time_order": True}
+    config = TrainConfig.from_dict({"name": "drift", "data": data, "training": {"epochs": 2}})
+    outcome = train_model(config, table, Settings(home=home))
+    drift = outcome.target_drift
+    assert drift is not None and drift["drifted"] and drift["statistic"] == "positive_rate"
+    assert drift["by_split"]["test"] > 3 * drift["by_split"]["train"]
+    message = next(w for w in outcome.warnings if "drifts over time" in w)
+    assert "--recency-half-life" in message
+    card = (outcome.artifact / "card.md").read_text()
+    assert "Positive rate by split: train 0.0" in card and "(drifted)" in card
+    # a random split of the same rows: no drift, no warning
+    mixed = target_drift(
+        Task.BINARY,
+        (target == "yes").astype(int),
+        {"train": np.arange(0, n, 2), "test": np.arange(1, n, 2)},
+    )
+    assert not mixed.drifted and mixed.message == ""

@@ -232,6 +232,15 @@ def train_command(
         float | None,
         Opt(help="Gaussian noise std on numeric inputs while training [0].", rich_help_panel=OPT),
     ] = None,
+    recency_half_life: Annotated[
+        float | None,
+        Opt(
+            help="Weigh training rows by recency in file order (data that drifts over time, "
+            "with --time-order): a row's weight halves for every this fraction of the training "
+            "rows between it and the latest, e.g. 0.25.",
+            rich_help_panel=OPT,
+        ),
+    ] = None,
     seed: Annotated[
         int | None, Opt(help="Random seed; same seed, same model [0].", rich_help_panel=OPT)
     ] = None,
@@ -305,6 +314,7 @@ def train_command(
         "training.patience": patience,
         "training.balance": balance,
         "training.noise": noise,
+        "training.recency_half_life": recency_half_life,
         "training.seed": seed,
         "training.dp_epsilon": dp_epsilon,
         "training.dp_delta": dp_delta,
@@ -395,6 +405,14 @@ def report(outcome: Any, shown: list[str] | None = None) -> None:
         valid = network["valid"].get(metric)
         table.add_row(metric, _fmt(value), _fmt(base), _fmt(valid))
     console.out.print(table)
+    drift = outcome.target_drift or {}
+    if drift.get("statistic") in ("positive_rate", "mean"):
+        per_split = ", ".join(
+            f"{split} {value:.4g}"
+            for split, value in drift["by_split"].items()
+            if value is not None
+        )
+        console.out.print(f"target {drift['statistic']}: {per_split}", highlight=False)
     if outcome.selection:
         reason = outcome.selection["reason"]
         console.out.print(f"served: the {outcome.served} — {reason}", markup=False, highlight=False)

@@ -131,6 +131,7 @@ def bundle(
         "stopped_early": result.stopped_early,
         "train_seconds": round(train_seconds, 3),
         "rows": split.sizes,
+        "target_drift": prepared.drift.to_dict() if prepared.drift else None,
         "cleaning": prepared.report.model_dump(mode="json"),
     }
     if fitted.privacy:
@@ -154,6 +155,7 @@ def bundle(
             "created_by": lineage["created_by"],
             "data": lineage["data"],
             "rows": metrics_doc["rows"],
+            "target_drift": metrics_doc["target_drift"],
             "schema": schema.model_dump(mode="json"),
             "primary_metric": evaluated.primary_metric,
             "metrics": network_metrics,

@@ -26,6 +26,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from modelry.audit.mitigation import training_fairness
 from modelry.data.clean import CleanReport, clean, encode_target, normalise_missing
 from modelry.data.columns import Columns
+from modelry.data.drift import TargetDrift, target_drift
 from modelry.data.infer import infer_schema
 from modelry.data.leakage import Leak, find_leaks
 from modelry.data.privacy import pseudonymise_table
@@ -80,6 +81,7 @@ class Prepared:
         warnings: Cleaning and leakage warnings, for ``warnings.json`` and the card.
         frame: The cleaned table, identifiers and sensitive columns included.
         leaks: Columns that may leak the target, judged on the training rows.
+        drift: The target per split, and whether it moved from training to test.
     """
 
     schema: Schema
@@ -90,6 +92,7 @@ class Prepared:
     warnings: list[str]
     frame: pd.DataFrame
     leaks: list[Leak] = field(default_factory=list)
+    drift: TargetDrift | None = None
 
     @property
     def task(self) -> Task:
@@ -151,8 +154,12 @@ def prepare(config: TrainConfig, data_path: Path, settings: Settings | None = No
     )
     columns: Columns = dict(to_columns(frame, schema.feature_names))
     leaks = find_leaks(frame, schema, rows=split.train)  # judged on the training rows only
+    parts = {"train": split.train, "valid": split.valid, "test": split.test}
+    drift = target_drift(schema.task, y, parts, time_order=d.time_order)
     warnings = list(report.warnings) + [leak.message for leak in leaks]
-    return Prepared(schema, columns, y, split, report, warnings, frame, leaks)
+    if drift.message:
+        warnings.append(drift.message)
+    return Prepared(schema, columns, y, split, report, warnings, frame, leaks, drift)
 
 
 # -- preprocess ------------------------------------------------------------------------------
@@ -184,12 +191,16 @@ class Preprocessed:
         return parts[split]
 
 
-def preprocess(prepared: Prepared, overrides: list[Feature]) -> Preprocessed:
+def preprocess(
+    prepared: Prepared, overrides: list[Feature], *, recency_half_life: float | None = None
+) -> Preprocessed:
     """Fit the preprocessing on the training rows and encode every split.
 
     Args:
         prepared: The prepared table.
         overrides: Per-column feature settings (``config.features``).
+        recency_half_life: Weigh the training rows by recency in file order: a row's weight
+            halves for every this fraction of the training rows before the latest one.
     """
     features = default_features(prepared.schema, overrides)
     preprocessor = Preprocessor(
@@ -201,10 +212,14 @@ def preprocess(prepared: Prepared, overrides: list[Feature]) -> Preprocessed:
         return TrainData(dense=encoded.dense[part], codes=encoded.codes[part], y=prepared.y[part])
 
     split = prepared.split
+    train_rows = rows(split.train)
+    if recency_half_life is not None and len(split.train):
+        behind = (split.train.max() - split.train) / (recency_half_life * len(split.train))
+        train_rows.weight = 0.5**behind
     return Preprocessed(
         preprocessor=preprocessor,
         encoded=encoded,
-        train=rows(split.train),
+        train=train_rows,
         valid=rows(split.valid),
         test=rows(split.test),
         redacted=[f.name for f in features if isinstance(f, TextFeature)],

@@ -56,6 +56,7 @@ class TrainOutcome:
     network: dict[str, dict[str, float | None]] = field(default_factory=dict)
     selection: dict[str, Any] = field(default_factory=dict)
     leaks: list[Leak] = field(default_factory=list)
+    target_drift: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """``metrics`` are the served model's; ``network`` and ``baseline`` are always both."""
@@ -69,6 +70,7 @@ class TrainOutcome:
             "baseline": self.baseline,
             "selection": self.selection,
             "leaks": [leak.to_dict() for leak in self.leaks],
+            "target_drift": self.target_drift,
             "train_seconds": round(self.train_seconds, 3),
             "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch,
@@ -114,7 +116,9 @@ def train_model(
         (on_warning or (lambda _: None))(leak.message)
     check_fairness_target(config.data.fairness, prepared.schema)
     stage("fitting the preprocessing")
-    data = preprocess(prepared, config.features)
+    data = preprocess(
+        prepared, config.features, recency_half_life=config.training.recency_half_life
+    )
     stage("training the network")
     fitted = fit(prepared, data, config, on_epoch=on_epoch)
     stage("evaluating beside the baseline")
@@ -162,6 +166,7 @@ def train_model(
         network=chosen.network,
         selection=chosen.selection.to_dict(),
         leaks=prepared.leaks,
+        target_drift=prepared.drift.to_dict() if prepared.drift else None,
     )
 
 

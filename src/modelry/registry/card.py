@@ -133,6 +133,7 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "data": {
             "source": meta.get("data") or {},
             "rows": meta.get("rows") or {},
+            "target_by_split": meta.get("target_drift"),
             "columns": columns,
         },
         "metrics": {
@@ -239,6 +240,17 @@ def _dp_md(dp: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
+def _target_md(drift: Mapping[str, Any] | None) -> list[str]:
+    """The target's rate or mean per split (a chronological split's drift shows here)."""
+    if not drift or drift.get("statistic") not in ("positive_rate", "mean"):
+        return []
+    values = ", ".join(
+        f"{split} {value:.4g}" for split, value in drift["by_split"].items() if value is not None
+    )
+    label = "Positive rate" if drift["statistic"] == "positive_rate" else "Target mean"
+    return [f"- {label} by split: {values}" + (" (drifted)" if drift.get("drifted") else "")]
+
+
 def _markdown(doc: Mapping[str, Any]) -> str:
     model, data = doc["model"], doc["data"]
     version = f" v{model['version']}" if model.get("version") is not None else ""
@@ -262,6 +274,7 @@ def _markdown(doc: Mapping[str, Any]) -> str:
         "",
         f"- File: `{_fmt(source.get('file'))}` (sha256 `{str(source.get('sha256', '–'))[:16]}…`)",
         "- Rows: " + (", ".join(f"{k} {v:,}" for k, v in data["rows"].items()) or "–"),
+        *_target_md(data.get("target_by_split")),
         "",
         "| column | type | role | why |",
         "|---|---|---|---|",

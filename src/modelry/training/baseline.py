@@ -94,7 +94,10 @@ class LinearBaseline:
         )
         X = self.design_.fit_transform(_stack(data.dense, data.codes))
         if self.task is Task.REGRESSION:
-            self.model_: LogisticRegression | Ridge = Ridge(alpha=1.0).fit(X, data.y)
+            ridge = Ridge(alpha=1.0)
+            self.model_: LogisticRegression | Ridge = ridge.fit(
+                X, data.y, sample_weight=data.weight
+            )
             return self
         y = np.asarray(data.y).astype(np.int64)
         if len(np.unique(y)) < 2:
@@ -105,7 +108,7 @@ class LinearBaseline:
         with warnings.catch_warnings():
             # A baseline that did not fully converge is still a fair yardstick.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            self.model_ = model.fit(X, y)
+            self.model_ = model.fit(X, y, sample_weight=data.weight)
         return self
 
     def predict_output(self, dense: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -120,6 +120,13 @@ class OptimConfig(_Strict):
     patience: int = Field(default=5, ge=1)
     balance: Balance = "none"
     noise: float = Field(default=0.0, ge=0, description="Std of Gaussian noise on inputs.")
+    recency_half_life: float | None = Field(
+        default=None,
+        gt=0,
+        description="Weigh training rows by recency, in file order: a row's weight halves for "
+        "every this fraction of the training rows between it and the latest (e.g. 0.25); for "
+        "data that drifts over time (with data.time_order).",
+    )
     seed: int = 0
     dp_epsilon: float | None = Field(
         default=None,
