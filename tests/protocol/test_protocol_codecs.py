@@ -518,3 +518,17 @@ def test_a_binary_string_that_is_not_utf8_is_named_by_the_general_path() -> None
     assert SPEC.plain_reader(binary=True)(request.raw_inputs, request.tail) is None
     with pytest.raises(InvalidInputError, match="job: BYTES element is not UTF-8"):
         request_columns(request, SPEC)
+
+
+def test_a_column_name_with_braces_is_named_as_it_is() -> None:
+    """Found by Hypothesis: the path templates formatted the row into the column's own braces."""
+    odd = InputSpec({"{x}": "number", "{": "string"})
+    with pytest.raises(InvalidInputError, match=r"instances\[0\]\.\{x\}: expected a number"):
+        records_to_columns([{"{x}": "a", "{": "b"}], odd)
+    with pytest.raises(InvalidInputError, match=r"\{\[1\]: expected a string"):
+        tensors_to_columns(
+            [tensor("{x}", "FP64", [1.0, 2.0]), tensor("{", "BYTES", ["a", [1]])], odd
+        )
+    binary = InputTensor("{x}", "FP64", [1], None, np.array([np.inf]).tobytes())
+    with pytest.raises(InvalidInputError, match=r"\{x\}\[0\]: expected a finite number"):
+        tensors_to_columns([binary, tensor("{", "BYTES", ["a"])], odd)

@@ -176,7 +176,8 @@ class NumericEncoder(Encoder[NumericFeature]):
         elif x - x != 0.0:  # ±inf: named by the vectorised path
             return False
         if self.log1p_:
-            cells[at] = self._log_scaled(x)
+            scaled = self._log_memo.get(x)
+            cells[at] = self._log_scaled(x) if scaled is None else scaled
         else:  # float64 arithmetic, rounded to float32 once by the cell: write's arithmetic
             cells[at] = (x - self.mean_) * (1.0 / self.std_)
         if self.edges_:
@@ -185,19 +186,17 @@ class NumericEncoder(Encoder[NumericFeature]):
         return True
 
     def _log_scaled(self, x: float) -> float:
-        """The encoded value of a log1p column, from :meth:`write` itself.
+        """The encoded value of a log1p column, from :meth:`write` itself, memoised.
 
         log1p here is numpy's float32 SIMD ``log``, and the scaling float32 arithmetic:
         Python floats would round differently, so one value goes through ``write``
         (which gives an element the same result at any position and length).
         """
-        value = self._log_memo.get(x)
-        if value is None:
-            block = np.zeros((1, self.n_dense_), dtype=np.float32)
-            self.write(np.array([x]), block, 0, _NO_CODES)
-            value = float(block[0, 0])
-            if len(self._log_memo) < LOG_MEMO_LIMIT:
-                self._log_memo[x] = value
+        block = np.zeros((1, self.n_dense_), dtype=np.float32)
+        self.write(np.array([x]), block, 0, _NO_CODES)
+        value = float(block[0, 0])
+        if len(self._log_memo) < LOG_MEMO_LIMIT:
+            self._log_memo[x] = value
         return value
 
     def _names(self) -> list[str]:

@@ -66,7 +66,7 @@ class RowPlan:
         codes = [0] * (n * self.n_codes)
         at = code_at = 0  # the row's first cell and first code
         for values in rows:
-            for (write_value, start, code), value in zip(self._writers, values, strict=True):
+            for (write_value, start, code), value in zip(self._writers, values, strict=False):
                 if not write_value(value, cells, at + start, codes, code_at + code):
                     return None
             at += self.width

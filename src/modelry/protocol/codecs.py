@@ -93,6 +93,11 @@ def _shown(value: Any) -> str:
     return mask_value(value)  # a bad value is named, but never an e-mail or phone number
 
 
+def _literal(name: str) -> str:
+    """A column name inside a path template: its braces doubled, so ``format`` keeps them."""
+    return name.replace("{", "{{").replace("}", "}}")
+
+
 def _bad(path: str, expected: str, value: Any) -> InvalidInputError:
     return InvalidInputError(f"{path}: expected {expected}, got {_shown(value)}", field=path)
 
@@ -187,7 +192,7 @@ def build_columns(
                 columns.update(zip(spec.numbers, matrix, strict=False))  # rows by construction
         else:
             for name in spec.numbers:
-                path = where.replace("{col}", name).replace("{row}", "{}")
+                path = where.replace("{col}", _literal(name)).replace("{row}", "{}")
                 checked = number_values(values[name], path, check_finite=check_finite)
                 columns[name] = checked if small else np.array(checked, dtype=np.float64)
     if spec.strings:
@@ -200,7 +205,7 @@ def build_columns(
                 columns.update(zip(spec.strings, matrix, strict=False))
         else:
             for name in spec.strings:
-                path = where.replace("{col}", name).replace("{row}", "{}")
+                path = where.replace("{col}", _literal(name)).replace("{row}", "{}")
                 checked = string_values(values[name], path)
                 columns[name] = checked if small else as_array(checked)
     return columns
@@ -564,7 +569,7 @@ def _binary_values(item: InputTensor, rows: int) -> list[Any]:
     """A few rows of a binary tensor as a list, checked as JSON values are checked
     (numbers finite, booleans as 0/1): they then go the way of a JSON request's values,
     row path included. Larger tensors stay arrays (:func:`_binary_column`)."""
-    data, where = _binary_data(item, rows), item.name + "[{}]"
+    data, where = _binary_data(item, rows), _literal(item.name) + "[{}]"
     if isinstance(data, list):
         return string_values(data, where)
     values = list(struct.unpack(f"<{rows}{_STRUCT_CODES[item.datatype]}", data))
@@ -575,7 +580,7 @@ def _binary_column(item: InputTensor, rows: int) -> np.ndarray:
     """A binary tensor as a column: object strings, or float64 numbers, all finite."""
     data, name = _binary_data(item, rows), item.name
     if isinstance(data, list):
-        return string_column(data, name + "[{}]")
+        return string_column(data, _literal(name) + "[{}]")
     wire_type = NUMPY_DTYPES[item.datatype].newbyteorder("<")
     array = np.frombuffer(data, dtype=wire_type).astype(np.float64)
     if not np.isfinite(array).all():
