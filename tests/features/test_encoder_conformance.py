@@ -26,6 +26,9 @@ from modelry.features.feature_config import (
     TextFeature,
 )
 
+# Numbers near float64's limits overflow float32 in both paths alike (inf in the output).
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+
 
 def objects(values: list[Any]) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
