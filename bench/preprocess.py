@@ -8,7 +8,7 @@
 
 Rows are handed over as the V1 codec hands a request over
 (``protocol.codecs.records_to_columns``): up to ``rows.MAX_ROWS`` clean records stay
-records, which the compiled row path reads; more rows become float64 and object arrays.
+records, which the row path reads; more rows become float64 and object arrays.
 Prints the median µs per call of ``Preprocessor.transform`` for 1 to 4096 rows, of the
 same rows through the vectorised path (``--vectorised``), and of ``TabularRuntime.predict``
 for 1 row.

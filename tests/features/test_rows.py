@@ -352,7 +352,7 @@ def test_tokens_blank_values_in_list_columns() -> None:
 
 
 def plain_table(n: int, seed: int) -> Columns:
-    """Rows as a JSON request sends them, every value one the compiled row path takes."""
+    """Rows as a JSON request sends them, every value one the row path takes."""
     rng = np.random.default_rng(seed)
 
     def draw(options: list[Any]) -> list[Any]:
@@ -376,19 +376,18 @@ def plain_table(n: int, seed: int) -> Columns:
     }
 
 
-def test_plain_rows_take_the_compiled_path_and_equal_the_vectorised_rows(
+def test_plain_rows_take_the_row_path_and_equal_the_vectorised_rows(
     fitted: Preprocessor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plan = fitted._rows
     taken: list[bool] = []
-    compiled = plan._plain
+    original = RowPlan.transform
 
-    def spy(*args: Any) -> bool:
-        taken.append(compiled(*args))
-        return taken[-1]
+    def spy(self: RowPlan, columns: Any, n: int) -> Any:
+        encoded = original(self, columns, n)
+        taken.append(encoded is not None)
+        return encoded
 
-    monkeypatch.setattr(plan, "_plain", spy)
-    monkeypatch.setattr(plan, "_plain_records", spy)
+    monkeypatch.setattr(RowPlan, "transform", spy)
     for seed, n in enumerate((1, 3, MAX_ROWS)):
         lists = plain_table(n, 20 + seed)
         want = vectorised(fitted, {k: as_array(v) for k, v in lists.items()}, monkeypatch)
@@ -397,13 +396,13 @@ def test_plain_rows_take_the_compiled_path_and_equal_the_vectorised_rows(
         assert_identical(fitted.transform(Records(records, tuple(lists))), want)
     assert taken == [True] * 6
     lists = plain_table(4, 30)
-    lists["age"][3] = float("nan")  # a missing number: the steps encode the rows
+    lists["age"][3] = float("nan")  # a missing number: the row path fills it
     want = vectorised(fitted, {k: as_array(v) for k, v in lists.items()}, monkeypatch)
     assert_identical(fitted.transform(lists), want)
-    lists["calls"][0] = "many"  # a bad value: the steps raise their error
+    lists["calls"][0] = "many"  # a bad value: the vectorised path names it
     with pytest.raises(InvalidInputError, match="calls"):
         fitted.transform(lists)
-    assert taken == [True] * 6 + [False, False]
+    assert taken == [True] * 7 + [False]
 
 
 def test_records_missing_a_column_are_refused_by_name(fitted: Preprocessor) -> None:

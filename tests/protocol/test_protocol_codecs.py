@@ -208,7 +208,7 @@ PLAIN = [
 ]
 
 
-def test_a_plain_v2_request_is_read_by_the_compiled_reader_as_the_general_path_reads_it() -> None:
+def test_a_plain_v2_request_is_read_by_the_plain_reader_as_the_general_path_reads_it() -> None:
     from modelry.protocol.codecs import tensors_to_columns
     from modelry.protocol.v2_wire import input_tensors
 
@@ -225,7 +225,7 @@ def test_a_plain_v2_request_is_read_by_the_compiled_reader_as_the_general_path_r
         )
     )
     assert request_columns(request, SPEC) == fast
-    assert SPEC.plain_reader() is SPEC.plain_reader()  # compiled once per spec
+    assert SPEC.plain_reader() is SPEC.plain_reader()  # made once per spec
 
 
 def test_inputs_in_another_order_are_put_in_order_and_read_the_same() -> None:
@@ -235,7 +235,7 @@ def test_inputs_in_another_order_are_put_in_order_and_read_the_same() -> None:
     assert n == 2 and dict(columns) == {"age": [41, 30], "job": ["a", "b"], "score": [0.5, 1.5]}
     one = [{**item, "shape": [1], "data": item["data"][:1]} for item in shuffled]
     columns, n = request_columns(v2_request(one), SPEC)
-    assert type(columns) is Records and n == 1  # the compiled reader read it, once in order
+    assert type(columns) is Records and n == 1  # the plain reader read it, once in order
     assert columns.rows == [{"age": 41, "job": "a", "score": 0.5}]
 
 
@@ -257,7 +257,7 @@ def test_names_that_cannot_be_put_in_order_are_named_by_the_general_path(
 
 
 @pytest.mark.parametrize("rows", [MAX_ROWS, MAX_ROWS + 1])
-def test_the_compiled_reader_takes_up_to_max_rows(rows: int) -> None:
+def test_the_plain_reader_takes_up_to_max_rows(rows: int) -> None:
     inputs = [{**item, "shape": [rows], "data": (item["data"] * rows)[:rows]} for item in PLAIN]
     plain = SPEC.plain_reader()(v2_request(inputs).raw_inputs, b"")
     assert (plain is not None) == (rows <= MAX_ROWS)
@@ -334,7 +334,7 @@ def test_one_row_that_is_not_plain_takes_the_general_path(
     assert info.value.message.startswith(message), info.value.message
 
 
-def test_the_compiled_reader_binds_column_names_it_never_writes_into_its_source() -> None:
+def test_the_plain_reader_takes_any_column_name() -> None:
     odd = InputSpec({'it\'s "odd"\n': "number", "__import__('os').system('false')": "string"})
     inputs = [
         {"name": name, "datatype": "FP64" if kind == "number" else "BYTES", "shape": [1],
@@ -342,7 +342,7 @@ def test_the_compiled_reader_binds_column_names_it_never_writes_into_its_source(
         for name, kind in odd.kinds.items()
     ]  # fmt: skip
     columns, n = request_columns(v2_request(inputs), odd)
-    assert type(columns) is Records  # the compiled reader read it
+    assert type(columns) is Records  # the plain reader read it
     assert n == 1 and dict(columns) == {
         'it\'s "odd"\n': [1.5],
         "__import__('os').system('false')": ["x"],
@@ -375,7 +375,7 @@ BINARY_ROWS = {
 
 @pytest.mark.parametrize("rows", [1, 2, MAX_ROWS + 1])
 @pytest.mark.parametrize("order", [("age", "job", "score"), ("score", "age", "job")])
-def test_binary_requests_are_read_by_the_compiled_binary_reader_as_json_ones(
+def test_binary_requests_are_read_by_the_plain_binary_reader_as_json_ones(
     rows: int, order: tuple[str, ...]
 ) -> None:
     tensors = []
@@ -457,3 +457,17 @@ def test_a_binary_string_that_is_not_utf8_is_named_by_the_general_path() -> None
     assert SPEC.plain_reader(binary=True)(request.raw_inputs, request.tail) is None
     with pytest.raises(InvalidInputError, match="job: BYTES element is not UTF-8"):
         request_columns(request, SPEC)
+
+
+def test_a_column_name_with_braces_is_named_as_it_is() -> None:
+    """Found by Hypothesis: the path templates formatted the row into the column's own braces."""
+    odd = InputSpec({"{x}": "number", "{": "string"})
+    with pytest.raises(InvalidInputError, match=r"instances\[0\]\.\{x\}: expected a number"):
+        records_to_columns([{"{x}": "a", "{": "b"}], odd)
+    with pytest.raises(InvalidInputError, match=r"\{\[1\]: expected a string"):
+        tensors_to_columns(
+            [tensor("{x}", "FP64", [1.0, 2.0]), tensor("{", "BYTES", ["a", [1]])], odd
+        )
+    binary = InputTensor("{x}", "FP64", [1], None, np.array([np.inf]).tobytes())
+    with pytest.raises(InvalidInputError, match=r"\{x\}\[0\]: expected a finite number"):
+        tensors_to_columns([binary, tensor("{", "BYTES", ["a"])], odd)

@@ -5,12 +5,17 @@ An encoder follows the scikit-learn contract: its config is stored untouched by
 ``self``, and ``transform`` refuses to run before ``fit``. Its fitted state
 round-trips through JSON (``to_dict``/``from_dict``), never pickle, because it is
 part of a model artifact that a serving process loads.
+
+Each encoder encodes a column two ways that give the same float32 bits: vectorised
+(``prepare`` then ``write``, for batches) and one value at a time (``write_value``,
+for the few rows of a request, where numpy's fixed cost per call would dominate).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
+from array import array
+from typing import Any, ClassVar, Generic, Literal, Self, TypeAlias, TypeVar
 
 import numpy as np
 
@@ -23,6 +28,11 @@ from modelry.features.feature_config import (
     NumericFeature,
     TextFeature,
 )
+
+Cells: TypeAlias = "array[float]"
+"""A request's dense output, flat (cell ``row * width + column``), zeroed: a C float array.
+Assigning a Python float to a cell is a plain C cast, as numpy's float64 → float32 cast,
+without numpy's per-call machinery; numpy then views the same memory as the matrix."""
 
 InputKind = Literal["number", "string"]
 """The JSON type a column's values are expected as in a request."""
@@ -77,6 +87,26 @@ class Encoder(ABC, Generic[ConfigT]):
                 ``start:start + n_dense`` belong to this encoder and hold zeros.
             start: The first column of this encoder in ``out``.
             codes: An int64 ``[rows]`` view to fill when ``n_codes`` is 1.
+        """
+
+    @abstractmethod
+    def write_value(
+        self, value: Any, cells: Cells, at: int, codes: list[int], code_at: int
+    ) -> bool:
+        """Encode one plain request value into a row; False when it is not plain.
+
+        The result is bit for bit what :meth:`write` gives the same value in a column.
+        A value this method does not take (an unusual type, a bad value) returns False,
+        perhaps after writing some cells; the caller then encodes the rows the
+        vectorised way, which reads every value and names the bad ones.
+
+        Args:
+            value: One row's value of the column, as a request carries it.
+            cells: The flat, zeroed dense output; this encoder's cells are
+                ``cells[at : at + n_dense]`` (the caller checked ``is_fitted``).
+            at: This row's first cell of this encoder.
+            codes: The flat code output, written when ``n_codes`` is 1.
+            code_at: This row's code cell of this encoder.
         """
 
     @abstractmethod

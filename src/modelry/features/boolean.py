@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from modelry.data.columns import Coded, ColumnArray
-from modelry.features.base import Encoder, InputKind
+from modelry.features.base import Cells, Encoder, InputKind
 from modelry.features.feature_config import BooleanFeature
 from modelry.features.values import coded_lookup, invalid_value, lookup
 
@@ -34,10 +33,9 @@ def _bit(value: Any) -> int:
         text = value.strip().lower()
         return _WORDS.get(text, _INVALID) if text else _MISSING
     if isinstance(value, bool | np.bool_ | int | np.integer | float | np.floating):
-        number = float(value)
-        if math.isnan(number):
+        if value != value:  # NaN
             return _MISSING
-        return int(number) if number in (0.0, 1.0) else _INVALID
+        return int(value) if value in (0, 1) else _INVALID
     return _INVALID
 
 
@@ -97,6 +95,26 @@ class BooleanEncoder(Encoder[BooleanFeature]):
         out[:, start] = np.where(missing, self.mean_, prepared)
         if self.indicator_:
             out[:, start + 1] = missing
+
+    def write_value(
+        self, value: Any, cells: Cells, at: int, codes: list[int], code_at: int
+    ) -> bool:
+        """Any value :func:`_bit` reads; an invalid one is named by the vectorised path."""
+        try:
+            bit = _FAST.get(value, _INVALID)  # the common spellings, verbatim
+        except TypeError:  # unhashable
+            bit = _INVALID
+        if bit == _INVALID:
+            bit = _bit(value)
+        if bit == _INVALID:
+            return False
+        if bit == _MISSING:
+            cells[at] = self.mean_
+            if self.indicator_:
+                cells[at + 1] = 1.0
+        else:
+            cells[at] = float(bit)
+        return True
 
     def _names(self) -> list[str]:
         return [self.name, f"{self.name}=__missing__"][: self.n_dense_]

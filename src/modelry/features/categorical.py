@@ -13,7 +13,7 @@ from typing import Any, Self
 import numpy as np
 
 from modelry.data.columns import Coded, ColumnArray
-from modelry.features.base import Encoder
+from modelry.features.base import Cells, Encoder
 from modelry.features.feature_config import CategoricalFeature
 from modelry.features.values import SMALL, category_counts, category_key, coded_lookup, lookup
 
@@ -127,6 +127,22 @@ class CategoricalEncoder(Encoder[CategoricalFeature]):
         cells = np.arange(start, start + len(prepared) * width, width, dtype=np.int64)
         cells += prepared
         out.reshape(-1)[cells] = 1.0
+
+    def write_value(
+        self, value: Any, cells: Cells, at: int, codes: list[int], code_at: int
+    ) -> bool:
+        """Any value: a known category, else what :meth:`_slot` makes of it (never refused)."""
+        try:
+            slot = self.index_.get(value, -1)  # the verbatim key: the common case
+        except TypeError:  # unhashable: _slot reads it by its text
+            slot = -1
+        if slot < 0:
+            slot = self._slot(value)
+        if self.onehot_:
+            cells[at + slot] = 1.0
+        else:
+            codes[code_at] = slot
+        return True
 
     def _names(self) -> list[str]:
         if self.onehot_:

@@ -14,7 +14,7 @@ from typing import Any, Self
 import numpy as np
 
 from modelry.data.columns import Coded, ColumnArray
-from modelry.features.base import Encoder
+from modelry.features.base import Cells, Encoder
 from modelry.features.feature_config import DatetimeFeature
 from modelry.features.values import coded_lookup, invalid_value
 
@@ -23,6 +23,14 @@ _ISO = re.compile(r"\d{4}-\d{2}")
 # numpy warns on, and will drop, UTC offsets in strings: they are applied here instead.
 _OFFSET = re.compile(r"(?:Z|([+-])(\d{2}):?(\d{2}))$")
 _NAMES = ("days", "month_sin", "month_cos", "weekday_sin", "weekday_cos")
+_EPOCH = dt.date(1970, 1, 1)
+# The cycles as tables, read by both paths: a month (weekday) is one of 12 (7) points.
+_MONTH_ANGLES = np.arange(12) * (2 * math.pi / 12)
+_WEEKDAY_ANGLES = np.arange(7) * (2 * math.pi / 7)
+_MONTH_SIN, _MONTH_COS = np.sin(_MONTH_ANGLES), np.cos(_MONTH_ANGLES)
+_WEEKDAY_SIN, _WEEKDAY_COS = np.sin(_WEEKDAY_ANGLES), np.cos(_WEEKDAY_ANGLES)
+_MONTHS = list(zip(_MONTH_SIN.tolist(), _MONTH_COS.tolist(), strict=True))  # (sin, cos)
+_WEEKDAYS = list(zip(_WEEKDAY_SIN.tolist(), _WEEKDAY_COS.tolist(), strict=True))
 
 
 def parse_seconds(value: Any) -> float | None:
@@ -136,14 +144,34 @@ class DatetimeEncoder(Encoder[DatetimeFeature]):
         whole_days = np.floor(days).astype(np.int64)
         month = whole_days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
         weekday = (whole_days + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-        month_angle = month * (2 * math.pi / 12)
-        weekday_angle = weekday * (2 * math.pi / 7)
-        dense[:, 1] = np.sin(month_angle)
-        dense[:, 2] = np.cos(month_angle)
-        dense[:, 3] = np.sin(weekday_angle)
-        dense[:, 4] = np.cos(weekday_angle)
+        dense[:, 1] = _MONTH_SIN[month]
+        dense[:, 2] = _MONTH_COS[month]
+        dense[:, 3] = _WEEKDAY_SIN[weekday]
+        dense[:, 4] = _WEEKDAY_COS[weekday]
         if self.indicator_:
             dense[:, 5] = missing
+
+    def write_value(
+        self, value: Any, cells: Cells, at: int, codes: list[int], code_at: int
+    ) -> bool:
+        """What :func:`parse_seconds` reads, in Python's range of dates (years 1 to 9999)."""
+        seconds = parse_seconds(value)
+        if seconds is None:
+            return False
+        days = seconds / SECONDS_PER_DAY
+        if days != days:  # missing
+            days = self.median_
+            if self.indicator_:
+                cells[at + 5] = 1.0
+        try:
+            whole_days = math.floor(days)
+            month = (_EPOCH + dt.timedelta(days=whole_days)).month - 1
+        except OverflowError:  # beyond Python's dates: numpy's calendar reaches further
+            return False
+        cells[at] = (days - self.mean_) / self.std_
+        cells[at + 1], cells[at + 2] = _MONTHS[month]
+        cells[at + 3], cells[at + 4] = _WEEKDAYS[(whole_days + 3) % 7]
+        return True
 
     def _names(self) -> list[str]:
         names = [f"{self.name}:{part}" for part in _NAMES]

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from modelry.data.columns import ColumnArray
 from modelry.errors import ConfigError
-from modelry.features.base import Encoder, InputKind
+from modelry.features.base import Cells, Encoder, InputKind
 from modelry.features.feature_config import AUTO_BINS, ROWS_PER_BIN, NumericFeature
 from modelry.features.values import SMALL, all_finite, to_float
 
 SKEW_THRESHOLD = 1.0
 """``transform='auto'`` takes log1p above this sample skewness (right-skewed)."""
+
+LOG_MEMO_LIMIT = 4096
+"""Encoded log1p values memoised per column (counts repeat); beyond this, computed each time."""
+
+_NO_CODES = np.zeros(0, dtype=np.int64)  # a numeric encoder writes no codes
 
 
 def skewness(x: np.ndarray) -> float:
@@ -107,12 +113,13 @@ class NumericEncoder(Encoder[NumericFeature]):
         self.indicator_ = bool(cfg.missing_indicator and missing.any())
         bins = cfg.bins if cfg.bins is not None else min(AUTO_BINS, len(x) // ROWS_PER_BIN)
         self.edges_ = quantile_edges(np.where(missing, fill, x), bins)
-        self.n_dense_ = self._width()
+        self._fitted()
         return self
 
-    def _width(self) -> int:
+    def _fitted(self) -> None:
         bins = len(self.edges_) + 1 if self.edges_ else 0
-        return (2 if self.indicator_ else 1) + bins
+        self.n_dense_ = (2 if self.indicator_ else 1) + bins
+        self._log_memo: dict[float, float] = {}  # one dict operation at a time: thread-safe
 
     def prepare(self, values: ColumnArray) -> np.ndarray:
         """The values, or ``[n, 2]`` (imputed values, 1.0 if missing) when any is missing."""
@@ -147,6 +154,51 @@ class NumericEncoder(Encoder[NumericFeature]):
         if self.indicator_ and prepared.ndim == 2:
             out[:, start + 1] = prepared[:, 1]
 
+    def write_value(
+        self, value: Any, cells: Cells, at: int, codes: list[int], code_at: int
+    ) -> bool:
+        """A finite int or float, or NaN or None (missing); anything else is not plain."""
+        if type(value) is float:
+            x = value
+        elif type(value) is int:  # as float first: bins compare the float, as searchsorted
+            try:
+                x = float(value)
+            except OverflowError:
+                return False
+        elif value is None:
+            x = math.nan
+        else:  # strings, bools, numpy scalars: the vectorised parser, and its errors
+            return False
+        if x != x:  # NaN: missing
+            x = self.fill_
+            if self.indicator_:
+                cells[at + 1] = 1.0
+        elif x - x != 0.0:  # ±inf: named by the vectorised path
+            return False
+        if self.log1p_:
+            scaled = self._log_memo.get(x)
+            cells[at] = self._log_scaled(x) if scaled is None else scaled
+        else:  # float64 arithmetic, rounded to float32 once by the cell: write's arithmetic
+            cells[at] = (x - self.mean_) * (1.0 / self.std_)
+        if self.edges_:
+            first_bin = at + (2 if self.indicator_ else 1)
+            cells[first_bin + bisect_right(self.edges_, x)] = 1.0  # searchsorted(side="right")
+        return True
+
+    def _log_scaled(self, x: float) -> float:
+        """The encoded value of a log1p column, from :meth:`write` itself, memoised.
+
+        log1p here is numpy's float32 SIMD ``log``, and the scaling float32 arithmetic:
+        Python floats would round differently, so one value goes through ``write``
+        (which gives an element the same result at any position and length).
+        """
+        block = np.zeros((1, self.n_dense_), dtype=np.float32)
+        self.write(np.array([x]), block, 0, _NO_CODES)
+        value = float(block[0, 0])
+        if len(self._log_memo) < LOG_MEMO_LIMIT:
+            self._log_memo[x] = value
+        return value
+
     def _names(self) -> list[str]:
         names = [self.name, f"{self.name}=__missing__"][: 2 if self.indicator_ else 1]
         if self.edges_:
@@ -170,4 +222,4 @@ class NumericEncoder(Encoder[NumericFeature]):
         self.std_ = float(state["std"])
         self.indicator_ = bool(state["indicator"])
         self.edges_ = [float(e) for e in state.get("edges", [])]
-        self.n_dense_ = self._width()
+        self._fitted()

@@ -197,8 +197,10 @@ class Preprocessor:
         columns = self._blank_tokens(columns, self._names)
         if 0 < n <= MAX_ROWS:
             # A request: plain Python beats the fixed cost of numpy calls on tiny arrays.
-            dense, codes = self._rows.transform(columns, n)
-            return Encoded(dense=dense, codes=codes)
+            # A value it does not take goes the vectorised way, which names a bad one.
+            encoded = self._rows.transform(columns, n)
+            if encoded is not None:
+                return Encoded(dense=encoded[0], codes=encoded[1])
         # Parse and check every column first, so that an error names its row in the
         # batch; then encode in row chunks whose output stays in the CPU cache.
         prepared = [encoder.prepare(as_array(columns[encoder.name])) for encoder in self.encoders_]

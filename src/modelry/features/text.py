@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 import zlib
+from array import array
 from typing import Any, Self
 
 import numpy as np
 
 from modelry.data.columns import Coded, ColumnArray
 from modelry.data.privacy import redact_text
-from modelry.features.base import Encoder
+from modelry.features.base import Cells, Encoder
 from modelry.features.feature_config import TextFeature
 from modelry.features.values import category_key, coded_lookup, column_length
 
@@ -66,6 +67,15 @@ class TextEncoder(Encoder[TextFeature]):
 
     def write(self, prepared: np.ndarray, out: np.ndarray, start: int, codes: np.ndarray) -> None:
         out[:, start : start + self.n_dense_] = prepared
+
+    def write_value(
+        self, value: Any, cells: Cells, at: int, codes: list[int], code_at: int
+    ) -> bool:
+        """Any value (a text, or one read as text); hashed as a one-row column."""
+        row = np.zeros((1, self.n_dense_), dtype=np.float32)
+        self._hash_into([value], row)  # float32 log1p and norm: numpy's, as in a batch
+        cells[at : at + self.n_dense_] = array("f", row.tobytes())
+        return True
 
     def _hash_into(self, texts: list[Any], dense: np.ndarray) -> None:
         width = self.n_dense_

@@ -197,9 +197,10 @@ def _coded_to_float(values: Coded, name: str) -> np.ndarray:
 
 def _objects_to_float(values: np.ndarray, name: str) -> np.ndarray:
     try:
-        # Fast path in C: float() of every element; None or a bad string lands below.
+        # Fast path in C: float() of every element; None, a bad string or an integer
+        # beyond float's range lands below.
         return np.asarray(values, dtype=object).astype(np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     items = values.tolist()
     out = np.empty(len(items), dtype=np.float64)
@@ -224,5 +225,8 @@ def _one_float(value: Any) -> float | None:
         except ValueError:
             return None
     if isinstance(value, int | float | np.integer | np.floating | np.bool_):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float's range: infinite, refused as such
+            return math.inf if value > 0 else -math.inf
     return None

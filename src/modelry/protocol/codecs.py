@@ -7,8 +7,8 @@ list per column, checked; a request of a few rows keeps those lists as its
 columns (the preprocessor's row path reads them directly), a larger one gets one
 numpy array per column: float64 for numbers (``null`` is missing, NaN), object
 for strings (``null`` is missing, None). The common V2 request is read by a
-function compiled per model (:meth:`InputSpec.plain_reader`), anything else by
-the general tensor path; a few rows of binary tensors become lists as JSON ones
+loop over the model's inputs (:class:`PlainReader`), anything else by the general
+tensor path; a few rows of binary tensors become lists as JSON ones
 do. Every mistake is an :class:`InvalidInputError` naming the field and the
 instance index (``instances[3].age``).
 
@@ -20,11 +20,11 @@ bodies parsed by the lenient fallback.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from math import isfinite
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 
@@ -74,12 +74,11 @@ class InputSpec:
         object.__setattr__(self, "datatypes", {n: accepted[k] for n, k in self.kinds.items()})
 
     def plain_reader(self, *, binary: bool = False) -> PlainReader:
-        """The spec's compiled reader of plain V2 inputs, JSON or ``binary`` (see
-        :func:`_compile_plain_reader`), made on first use: specs built for one request
-        never compile one (the model pool compiles both when it loads a model)."""
+        """The spec's reader of plain V2 inputs, JSON or ``binary`` (see :class:`PlainReader`),
+        made on first use and kept: the model pool makes both when it loads a model."""
         reader = self._readers.get(binary)
         if reader is None:
-            reader = self._readers[binary] = _compile_plain_reader(self, binary=binary)
+            reader = self._readers[binary] = PlainReader(self, binary=binary)
         return reader
 
     def tensors(self) -> list[TensorMetadata]:
@@ -92,6 +91,11 @@ class InputSpec:
 
 def _shown(value: Any) -> str:
     return mask_value(value)  # a bad value is named, but never an e-mail or phone number
+
+
+def _literal(name: str) -> str:
+    """A column name inside a path template: its braces doubled, so ``format`` keeps them."""
+    return name.replace("{", "{{").replace("}", "}}")
 
 
 def _bad(path: str, expected: str, value: Any) -> InvalidInputError:
@@ -188,7 +192,7 @@ def build_columns(
                 columns.update(zip(spec.numbers, matrix, strict=False))  # rows by construction
         else:
             for name in spec.numbers:
-                path = where.replace("{col}", name).replace("{row}", "{}")
+                path = where.replace("{col}", _literal(name)).replace("{row}", "{}")
                 checked = number_values(values[name], path, check_finite=check_finite)
                 columns[name] = checked if small else np.array(checked, dtype=np.float64)
     if spec.strings:
@@ -201,7 +205,7 @@ def build_columns(
                 columns.update(zip(spec.strings, matrix, strict=False))
         else:
             for name in spec.strings:
-                path = where.replace("{col}", name).replace("{row}", "{}")
+                path = where.replace("{col}", _literal(name)).replace("{row}", "{}")
                 checked = string_values(values[name], path)
                 columns[name] = checked if small else as_array(checked)
     return columns
@@ -281,7 +285,7 @@ def request_columns(
     """A V2 request's inputs as columns, and the row count (see :func:`tensors_to_columns`).
 
     The common request (every input a tensor of shape ``[n]``, its data in JSON or in
-    the binary extension, a few rows of clean values) is read by the spec's compiled
+    the binary extension, a few rows of clean values) is read by the spec's plain
     reader (:meth:`InputSpec.plain_reader`), in the model's order (JSON inputs are put
     in it first); anything else, errors included, goes the general way through
     :func:`~modelry.protocol.v2_wire.input_tensors`.
@@ -312,138 +316,133 @@ def _in_order(raw_inputs: list[Any], spec: InputSpec) -> list[Any] | None:
         return None
 
 
-PlainReader = Callable[[list[Any], bytes], "tuple[Mapping[str, InputColumn], int] | None"]
-"""A spec's reader of plain V2 inputs and the request's binary part: their columns and
-row count, or None."""
+_Read: TypeAlias = tuple[dict[str, list[Any]], list[Any], list[Any]]
+"""Plain inputs read: the columns by name, and all the values of number and of string columns."""
 
 
-def _compile_plain_reader(spec: InputSpec, *, binary: bool) -> PlainReader:
-    """One Python function per spec that reads the common V2 request, or says it is not one.
+class PlainReader:
+    """Reads the common V2 request in one loop over the spec's inputs, or says it is not one.
 
     Plain inputs come in the spec's order (:func:`request_columns` puts JSON ones in it
-    first when they come in another); each has exactly ``name``, ``datatype``,
-    ``shape`` (``[n]``, n an int) and either ``data`` (a list of n values) or, with
-    ``binary``, ``parameters`` holding only ``binary_data_size`` (the parts must add up
-    to the request's binary data; BYTES parts are decoded by
+    first when they come in another); each has exactly ``name``, ``datatype``, ``shape``
+    (``[n]``, n an int) and either ``data`` (a list of n values) or, when ``binary``,
+    ``parameters`` holding only ``binary_data_size`` (the parts must add up to the
+    request's binary data; BYTES parts are decoded by
     :func:`~modelry.protocol.v2_wire.decode_bytes_tensor`, numbers by their :mod:`struct`
     code, and must be finite). Its name is the spec's and its datatype one the column
     takes; every value is of its column's kind (int or float numbers, str strings; a
-    binary BOOL goes the general way, which reads it as 0/1) and 0 < n <=
-    :data:`MAX_ROWS`. One row becomes one :class:`~modelry.data.columns.Records` record
-    (it joins a batch as V1's records do); more rows are the value lists themselves.
-    Anything else (a missing key, an unhashable datatype, a float shape, a bad binary
-    part) returns None, and the general path reads the request and names the mistake.
+    binary BOOL goes the general way, which reads it as 0/1) and 0 < n <= :data:`MAX_ROWS`.
+    One row becomes one :class:`~modelry.data.columns.Records` record (it joins a batch as
+    V1's records do); more rows are the value lists themselves. Anything else (a missing
+    key, an unhashable datatype, a float shape, a bad binary part) gives None, and the
+    general path reads the request and names the mistake.
 
-    Every input is straight-line code against constants bound by name: a one-row bank
-    request (19 inputs) is read in ~7 µs, its record included, instead of ~14 for a loop
-    over the inputs; in binary form in ~19 µs instead of ~55–75 by the general path. The
-    source holds only integers and generated names: column names are bound in its
-    namespace, never written into it.
+    Args:
+        spec: The model's inputs.
+        binary: Read the binary tensor extension (data after the JSON header), not JSON data.
     """
-    m = len(spec.names)
-    if not m:
-        return lambda raw, tail: None
-    env: dict[str, Any] = {
-        "Records": Records,
-        "NAMES": spec.names,
-        "NUMBERS": _NUMBER_TYPES,
-        "STRINGS": _STRING_TYPES,
-        "chain": chain,
-        "ModelryError": ModelryError,
-        "StructError": struct.error,
-        "decode": decode_bytes_tensor,
-        "unpack_from": struct.unpack_from,
-        "CODES": _STRUCT_CODES,
-        "WIDTHS": {datatype: NUMPY_DTYPES[datatype].itemsize for datatype in _STRUCT_CODES},
-        "isfinite": isfinite,
-    }
-    inputs = ", ".join(f"i{k}" for k in range(m))
-    source = ["def plain(raw, tail):"]
-    if not binary:
-        source += ["    if tail:", "        return None"]
-    source += ["    try:", f"        {inputs}, = raw"]
-    for k, name in enumerate(spec.names):
-        env[f"K{k}"], env[f"T{k}"] = name, spec.datatypes[name]
-        if binary:  # the row count from the first shape; the data from the binary part
-            source += [
-                f"        p{k} = i{k}['parameters']",
-                f"        z{k} = p{k}['binary_data_size']",
-                f"        s = i{k}['shape']",
-                *(["        n = s[0]", "        shape = [n]"] if k == 0 else []),
-                f"        if (len(i{k}) != 4 or len(p{k}) != 1 or type(z{k}) is not int"
-                f" or z{k} < 0 or s != shape or type(s[0]) is not int",
-                f"                or i{k}['name'] != K{k} or i{k}['datatype'] not in T{k}):",
-                "            return None",
-            ]
-        else:
-            source += [
-                f"        d{k} = i{k}['data']",
-                *(["        n = len(d0)", "        shape = [n]"] if k == 0 else []),
-                f"        s = i{k}['shape']",
-                f"        if (len(i{k}) != 4 or type(d{k}) is not list or len(d{k}) != n"
-                f" or s != shape or type(s[0]) is not int",
-                f"                or i{k}['name'] != K{k} or i{k}['datatype'] not in T{k}):",
-                "            return None",
-            ]
-    if binary:  # each part decoded in place: BYTES strings, numbers by their struct code
-        sizes = " + ".join(f"z{k}" for k in range(m))
-        source += [
-            f"        if not 0 < n <= {MAX_ROWS} or {sizes} != len(tail):",
-            "            return None",
-            "        o, count = 0, '<' + str(n)",
-        ]
-        for k, name in enumerate(spec.names):
-            if spec.kinds[name] == STRING:  # BYTES: the one datatype a string column takes
-                source += [
-                    f"        d{k} = decode(tail[o:o + z{k}], K{k})",
-                    f"        if len(d{k}) != n:",
-                    "            return None",
-                ]
-            else:
-                source += [
-                    f"        datatype = i{k}['datatype']",
-                    f"        if z{k} != n * WIDTHS[datatype]:",
-                    "            return None",
-                    f"        d{k} = list(unpack_from(count + CODES[datatype], tail, o))",
-                ]
-            source.append(f"        o += z{k}")
-    source += [
-        "    except (KeyError, TypeError, ValueError, IndexError, StructError, ModelryError):",
-        "        return None",
-    ]
-    numbers = [k for k, name in enumerate(spec.names) if spec.kinds[name] == NUMBER]
-    strings = [k for k, name in enumerate(spec.names) if spec.kinds[name] == STRING]
-    tests = [f"type(v{k}) not in NUMBERS" for k in numbers]
-    if binary:  # JSON as orjson parses it holds no NaN or infinity; binary data may
-        tests += [f"v{k} - v{k} != 0" for k in numbers]
-    if not binary:  # decoded BYTES are str already
-        tests += [f"type(v{k}) is not str" for k in strings]
-    source += [
-        "    if n == 1:",
-        *(f"        v{k} = d{k}[0]" for k in range(m)),
-        *(f"        if {test}:\n            return None" for test in tests),
-        "        return Records([{" + ", ".join(f"K{k}: v{k}" for k in range(m)) + "}], NAMES), 1",
-        f"    if not 0 < n <= {MAX_ROWS}:",
-        "        return None",
-    ]
-    if numbers:
-        listed = ", ".join(f"d{k}" for k in numbers)
-        source += [
-            f"    if not set(map(type, chain({listed}))) <= NUMBERS:",
-            "        return None",
-        ]
-        if binary:
-            source += [f"    if not all(map(isfinite, chain({listed}))):", "        return None"]
-    if strings and not binary:
-        source += [
-            f"    if not set(map(type, chain({', '.join(f'd{k}' for k in strings)}))) <= STRINGS:",
-            "        return None",
-        ]
-    source.append("    return {" + ", ".join(f"K{k}: d{k}" for k in range(m)) + "}, n")
-    kind = "binary " if binary else ""
-    exec(compile("\n".join(source), f"<V2 {kind}reader of {m} inputs>", "exec"), env)
-    reader: PlainReader = env["plain"]
-    return reader
+
+    __slots__ = ("binary", "inputs", "names")
+
+    def __init__(self, spec: InputSpec, *, binary: bool) -> None:
+        self.binary = binary
+        self.names = spec.names
+        self.inputs = tuple(
+            (name, spec.datatypes[name], spec.kinds[name] == NUMBER) for name in spec.names
+        )
+
+    def __call__(
+        self, raw_inputs: list[Any], tail: bytes
+    ) -> tuple[Mapping[str, InputColumn], int] | None:
+        """The inputs' columns and row count, or None when they are not plain."""
+        if len(raw_inputs) != len(self.inputs) or not self.inputs or bool(tail) != self.binary:
+            return None
+        try:
+            read = self._binary(raw_inputs, tail) if self.binary else self._json(raw_inputs)
+        except (KeyError, TypeError, ValueError, IndexError, struct.error, ModelryError):
+            return None  # not a dict, a key missing, an unhashable datatype, a bad part...
+        if read is None:
+            return None
+        columns, numbers, strings = read
+        # One type check per kind over all the values (JSON as orjson parses it holds
+        # no NaN or infinity; binary data may).
+        if not set(map(type, numbers)) <= _NUMBER_TYPES or (
+            self.binary and not all(map(isfinite, numbers))
+        ):
+            return None
+        if not set(map(type, strings)) <= _STRING_TYPES:
+            return None
+        n = len(columns[self.names[0]])
+        if n == 1:
+            return Records([{name: values[0] for name, values in columns.items()}], self.names), 1
+        return columns, n
+
+    def _json(self, raw_inputs: list[Any]) -> _Read | None:
+        """Each input's data, its fields checked."""
+        columns: dict[str, list[Any]] = {}
+        numbers: list[Any] = []
+        strings: list[Any] = []
+        n = len(raw_inputs[0]["data"])
+        if not 0 < n <= MAX_ROWS:
+            return None
+        shape = [n]
+        for item, (name, datatypes, number) in zip(raw_inputs, self.inputs, strict=True):
+            data = item["data"]
+            if (
+                len(item) != 4
+                or type(data) is not list
+                or len(data) != n
+                or item["shape"] != shape
+                or type(item["shape"][0]) is not int
+                or item["name"] != name
+                or item["datatype"] not in datatypes
+            ):
+                return None
+            columns[name] = data
+            (numbers if number else strings).extend(data)
+        return columns, numbers, strings
+
+    def _binary(self, raw_inputs: list[Any], tail: bytes) -> _Read | None:
+        """Each input's part of the binary data, decoded, its fields checked."""
+        columns: dict[str, list[Any]] = {}
+        numbers: list[Any] = []
+        strings: list[Any] = []
+        shape = raw_inputs[0]["shape"]
+        if len(shape) != 1 or type(shape[0]) is not int or not 0 < shape[0] <= MAX_ROWS:
+            return None  # a batch, too: the general path decodes it into arrays
+        n = shape[0]
+        offset = 0
+        for item, (name, datatypes, number) in zip(raw_inputs, self.inputs, strict=True):
+            parameters = item["parameters"]
+            size = parameters["binary_data_size"]
+            datatype = item["datatype"]
+            if (
+                len(item) != 4
+                or len(parameters) != 1
+                or type(size) is not int
+                or not 0 <= size <= len(tail) - offset
+                or item["shape"] != shape
+                or type(item["shape"][0]) is not int
+                or item["name"] != name
+                or datatype not in datatypes
+            ):
+                return None
+            if number:  # by its struct code, little-endian as sent
+                if size != n * NUMPY_DTYPES[datatype].itemsize:
+                    return None
+                code = f"<{n}{_STRUCT_CODES[datatype]}"
+                values = list(struct.unpack_from(code, tail, offset))
+                numbers.extend(values)
+            else:  # BYTES: the one datatype a string column takes
+                values = decode_bytes_tensor(tail[offset : offset + size], name)
+                if len(values) != n:
+                    return None
+                strings.extend(values)
+            columns[name] = values
+            offset += size
+        if offset != len(tail):
+            return None
+        return columns, numbers, strings
 
 
 def tensors_to_columns(
@@ -570,7 +569,7 @@ def _binary_values(item: InputTensor, rows: int) -> list[Any]:
     """A few rows of a binary tensor as a list, checked as JSON values are checked
     (numbers finite, booleans as 0/1): they then go the way of a JSON request's values,
     row path included. Larger tensors stay arrays (:func:`_binary_column`)."""
-    data, where = _binary_data(item, rows), item.name + "[{}]"
+    data, where = _binary_data(item, rows), _literal(item.name) + "[{}]"
     if isinstance(data, list):
         return string_values(data, where)
     values = list(struct.unpack(f"<{rows}{_STRUCT_CODES[item.datatype]}", data))
@@ -581,7 +580,7 @@ def _binary_column(item: InputTensor, rows: int) -> np.ndarray:
     """A binary tensor as a column: object strings, or float64 numbers, all finite."""
     data, name = _binary_data(item, rows), item.name
     if isinstance(data, list):
-        return string_column(data, name + "[{}]")
+        return string_column(data, _literal(name) + "[{}]")
     wire_type = NUMPY_DTYPES[item.datatype].newbyteorder("<")
     array = np.frombuffer(data, dtype=wire_type).astype(np.float64)
     if not np.isfinite(array).all():
