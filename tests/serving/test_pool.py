@@ -105,7 +105,7 @@ async def test_routes_resolve_once_and_load_once() -> None:
     assert p.lookup("m", None) is not None and p.lookup("m", None).version == 2  # type: ignore[union-attr]
     same = await asyncio.gather(*(p.get("m", "2") for _ in range(5)))
     assert all(s is same[0] for s in same) and Versioned.loads == [("m", 2)]
-    assert set(same[0].spec._readers) == {False, True}  # V2 readers compiled at load
+    assert set(same[0].spec._readers) == {False, True}  # V2 readers built at load
     assert (await p.get("m", "1")).version == 1
     with pytest.raises(NotFoundError):
         await p.get("m", "9")

@@ -262,7 +262,7 @@ class ModelPool:
         )
         if policy.enabled:
             served.batcher = Batcher(served.run, policy, served._observe)
-        for binary in (False, True):  # compiled here, in the loading thread, not by a request
+        for binary in (False, True):  # built here, in the loading thread, not by a request
             served.spec.plain_reader(binary=binary)
         log.info("loaded %s:%s", entry.name, entry.version)
         return served
