@@ -162,6 +162,16 @@ def assert_same(got: Encoded | str, want: Encoded | str) -> None:
     np.testing.assert_array_equal(got.codes, want.codes)
 
 
+def same_on_every_form(tokens: tuple[str, ...], lists: dict[str, list[Any]]) -> tuple[Any, Any]:
+    """The fitted preprocessor and its vectorised outcome, which every column form must equal."""
+    pre = fitted(tokens)
+    with vectorised_only():
+        want = outcome(pre, {name: as_array(values) for name, values in lists.items()})
+    for columns in forms(lists):
+        assert_same(outcome(pre, columns), want)
+    return pre, want
+
+
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -171,11 +181,7 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 def test_plain_rows_take_the_row_path_and_equal_the_vectorised_path(
     tokens: tuple[str, ...], lists: dict[str, list[Any]]
 ) -> None:
-    pre = fitted(tokens)
-    with vectorised_only():
-        want = outcome(pre, {name: as_array(values) for name, values in lists.items()})
-    for columns in forms(lists):
-        assert_same(outcome(pre, columns), want)
+    pre, want = same_on_every_form(tokens, lists)
     taken = pre._rows.transform(pre._blank_tokens(lists, pre.input_columns), len(lists["age"]))
     if not isinstance(want, str) and not _beyond_plain(lists):
         assert taken is not None  # the values a request carries stay on the row path
@@ -197,11 +203,7 @@ def _beyond_plain(lists: dict[str, list[Any]]) -> bool:
 def test_any_rows_give_the_vectorised_output_or_error(
     tokens: tuple[str, ...], lists: dict[str, list[Any]]
 ) -> None:
-    pre = fitted(tokens)
-    with vectorised_only():
-        want = outcome(pre, {name: as_array(values) for name, values in lists.items()})
-    for columns in forms(lists):
-        assert_same(outcome(pre, columns), want)
+    same_on_every_form(tokens, lists)
 
 
 @FAST
