@@ -87,13 +87,16 @@ def show(
         highlight=False,
         markup=False,
     )
+    served = version.metrics.get("served", "network")
+    console.out.print(f"serves  the {served}", highlight=False, markup=False)
     table = Table(title="test metrics")
     table.add_column("metric")
     table.add_column("network", justify="right")
     table.add_column("baseline", justify="right")
-    test = version.metrics.get("test", {})
+    # Versions from before the choice between the two recorded the network's figures as "test".
+    network = (version.metrics.get("network") or {}).get("test") or version.metrics.get("test", {})
     base = version.metrics.get("baseline", {}).get("test", {})
-    for metric, value in test.items():
+    for metric, value in network.items():
         b = base.get(metric)
         table.add_row(
             metric, "–" if value is None else f"{value:.4f}", "–" if b is None else f"{b:.4f}"

@@ -193,8 +193,10 @@ def bundle(
         documents=documents,
         blobs=blobs,
         metrics={
+            "served": metrics_doc["served"],
             "test": evaluated.metrics["test"],
             "valid": evaluated.metrics["valid"],
+            "network": network_metrics,
             "baseline": evaluated.baseline,
         },
         lineage=lineage,
