@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from modelry.apps.marketing.charts import gains_chart, lift_chart, profit_chart
 from modelry.apps.marketing.curves import cumulative_gains, lift_by_decile, profit_curve, ranking
-from modelry.apps.marketing.targeting import Selection, choose
+from modelry.apps.marketing.targeting import Selection, check_economics, choose
 from modelry.data.sources import iter_batches
 from modelry.errors import ConfigError, SchemaError, SourceError
 from modelry.serving.batching import BatchPolicy
@@ -110,11 +110,12 @@ def score_customers(
     """Read ``source`` whole and score it with ``name`` at ``version``.
 
     Args:
-        numbers: Further columns to read as numbers and hand back (e.g. a value column).
+        numbers: Further numeric columns to hand back (e.g. a value column).
 
     Raises:
         ConfigError: The model is not a binary classifier.
-        SchemaError: A column the model (or ``numbers``) needs is missing.
+        SchemaError: A column the model (or ``numbers``) needs is missing, or a column of
+            ``numbers`` holds text.
         SourceError: The file cannot be read.
     """
     import pyarrow as pa
@@ -134,14 +135,14 @@ def score_customers(
             batches: list[Any] = []
             scores: list[NDArray[np.float64]] = []
             extra: dict[str, list[NDArray[np.float64]]] = {c: [] for c in numbers}
-            for columns in iter_batches(source, batch_rows, numeric=numeric):
+            for columns in _batches(source, batch_rows, numeric, numbers):
                 if not batches:
                     _check_columns(source, columns, [*kinds, *numbers])
                 n = len(next(iter(columns.values())))
                 outputs = await plane.outputs(served, columns, n)
                 scores.append(np.asarray(outputs[effect], dtype=np.float64).reshape(-1))
                 for c in numbers:
-                    extra[c].append(np.asarray(columns[c], dtype=np.float64))
+                    extra[c].append(_numbers(source, c, columns[c]))
                 batches.append(
                     pa.RecordBatch.from_pydict({c: arrow_column(v) for c, v in columns.items()})
                 )
@@ -155,6 +156,27 @@ def score_customers(
             await plane.stop()
 
     return asyncio.run(run())
+
+
+def _batches(
+    source: Path, batch_rows: int, numeric: list[str], numbers: Sequence[str]
+) -> Iterator[dict[str, Any]]:
+    """:func:`iter_batches`, with a text value in one of ``numbers`` reported as such."""
+    try:
+        yield from iter_batches(source, batch_rows, numeric=numeric)
+    except SourceError as exc:
+        column = exc.details.get("column")
+        if column in numbers:
+            raise SchemaError(
+                f"{source}: column {column!r} must hold numbers, not text", column=column
+            ) from exc
+        raise
+
+
+def _numbers(source: Path, name: str, values: Any) -> NDArray[np.float64]:
+    if not (isinstance(values, np.ndarray) and values.dtype.kind in "fiub"):
+        raise SchemaError(f"{source}: column {name!r} must hold numbers, not text", column=name)
+    return np.asarray(values, dtype=np.float64)
 
 
 def _check_columns(source: Path, columns: dict[str, Any], needed: Sequence[str]) -> None:
@@ -208,6 +230,7 @@ def target_file(
     """
     if (value is None) == (value_column is None):
         raise ConfigError("give a value per conversion or a value column (one of them)")
+    check_economics(cost, value, budget, capacity)  # before the file is read and scored
     started = time.perf_counter()
     numbers = [value_column] if value_column else []
     scored = score_customers(

@@ -151,12 +151,7 @@ def choose(
     n = p.size
     c = _economics(cost, n, "cost per contact", zero_allowed=False)
     v = _economics(value, n, "value per conversion", zero_allowed=True)
-    if budget is not None and capacity is not None:
-        raise ConfigError("give a budget or a capacity, not both")
-    if budget is not None and not (math.isfinite(budget) and budget >= 0):
-        raise ConfigError(f"the budget must be zero or more, got {budget}")
-    if capacity is not None and capacity < 0:
-        raise ConfigError(f"the capacity must be zero or more, got {capacity}")
+    check_limits(budget, capacity)
     profit = p * v - c
     bound: float | None = None  # set by the methods that are not exact
     if capacity is not None:
@@ -182,6 +177,37 @@ def choose(
         method=method,
         upper_bound=total if bound is None else bound,
     )
+
+
+def check_economics(
+    cost: float, value: float | None, budget: float | None, capacity: int | None
+) -> None:
+    """Refuse constant economics and limits :func:`choose` would refuse, before any work.
+
+    Args:
+        value: The value of a conversion, or None where it comes per customer later.
+
+    Raises:
+        ConfigError: As :func:`choose`.
+    """
+    _economics(cost, 0, "cost per contact", zero_allowed=False)
+    if value is not None:
+        _economics(value, 0, "value per conversion", zero_allowed=True)
+    check_limits(budget, capacity)
+
+
+def check_limits(budget: float | None, capacity: int | None) -> None:
+    """Refuse both limits at once, or a negative one.
+
+    Raises:
+        ConfigError: Both given, or one below zero.
+    """
+    if budget is not None and capacity is not None:
+        raise ConfigError("give a budget or a capacity, not both")
+    if budget is not None and not (math.isfinite(budget) and budget >= 0):
+        raise ConfigError(f"the budget must be zero or more, got {budget}")
+    if capacity is not None and capacity < 0:
+        raise ConfigError(f"the capacity must be zero or more, got {capacity}")
 
 
 def _scores(effect: ArrayLike) -> Floats:
