@@ -247,3 +247,23 @@ def test_an_unknown_model_is_refused(mkt, trained: dict[str, Path]) -> None:  # 
         "--value-per-conversion", "60",
     )  # fmt: skip
     _one_line_error(result, "nope")
+
+
+def test_reasons_explain_each_contacted_customer(  # type: ignore[no-untyped-def]
+    mkt, trained: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "reasons.csv"
+    result = mkt(
+        "target", "campaign", str(trained["customers"]), "--cost-per-contact", "5",
+        "--value-per-conversion", "60", "--capacity", "5", "--reasons", "2", "-o", str(out),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    rows = _rows(out)
+    assert list(rows[0])[-4:] == [*ADDED, "reasons"]
+    for row in rows[:5]:
+        texts = row["reasons"].split("; ")
+        assert 1 <= len(texts) <= 4
+        assert all(" raised the score by " in t or " lowered the score by " in t for t in texts)
+        named = {t.split("=", 1)[0] for t in texts}
+        assert named <= {"age", "job", "balance", "contacts", "channel", "purchased_before"}
+    assert all(row["reasons"] == "" for row in rows[5:])

@@ -57,6 +57,14 @@ def target_command(
         Path | None,
         typer.Option(help="Directory for gains.png, lift.png and profit.png."),
     ] = None,
+    reasons: Annotated[
+        int,
+        typer.Option(
+            help="Add a reasons column: for each contacted customer, this many factors that "
+            "raised and that lowered the score most (slower: one explanation per contact).",
+            min=0,
+        ),
+    ] = 0,
     batch_rows: Annotated[int, typer.Option(help="Rows per scoring chunk.", min=1)] = 65536,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -64,7 +72,8 @@ def target_command(
 
     Expected profit = P(conversion) × value − cost per customer. Without --budget or
     --capacity everyone with a positive expected profit is contacted. The output keeps
-    every column of DATA and adds score, expected_profit and contacted, highest score first.
+    every column of DATA and adds score, expected_profit and contacted (and reasons, with
+    --reasons), highest score first.
     """
     from modelry.apps.marketing.campaign import target_file
     from modelry.registry.store import Registry
@@ -83,6 +92,7 @@ def target_command(
         budget=budget,
         capacity=capacity,
         charts=charts,
+        reasons=reasons,
         batch_rows=batch_rows,
     )
     if json_output:

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from modelry.apps.marketing.charts import gains_chart, lift_chart, profit_chart
 from modelry.apps.marketing.curves import cumulative_gains, lift_by_decile, profit_curve, ranking
 from modelry.apps.marketing.targeting import Selection, check_economics, choose
+from modelry.data.columns import Coded
 from modelry.data.sources import iter_batches
 from modelry.errors import ConfigError, SchemaError, SourceError
 from modelry.serving.batching import BatchPolicy
@@ -37,7 +38,7 @@ the tabular kind's binary ``probability`` = P(positive class). (The uplift kind 
 ``uplift``, which makes the optimised profit incremental.)"""
 
 ADDED_COLUMNS = ("score", "expected_profit", "contacted")
-"""The columns a targeting run appends to the customers' own."""
+"""The columns a targeting run appends to the customers' own (and ``reasons`` on request)."""
 
 CHART_FILES = {"gains": "gains.png", "lift": "lift.png", "profit": "profit.png"}
 
@@ -50,6 +51,8 @@ class Scored:
     effect: NDArray[np.float64]
     effect_name: str
     numbers: dict[str, NDArray[np.float64]]  # the numeric columns asked for, e.g. a value
+    kind: str = ""  # the model's kind
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)  # the model's, when kept
 
 
 @dataclass(frozen=True)
@@ -105,12 +108,14 @@ def score_customers(
     source: Path,
     *,
     numbers: Sequence[str] = (),
+    keep_inputs: bool = False,
     batch_rows: int = 65536,
 ) -> Scored:
     """Read ``source`` whole and score it with ``name`` at ``version``.
 
     Args:
         numbers: Further numeric columns to hand back (e.g. a value column).
+        keep_inputs: Hand back the model's input columns too (to explain rows later).
 
     Raises:
         ConfigError: The model is not a binary classifier.
@@ -135,14 +140,19 @@ def score_customers(
             batches: list[Any] = []
             scores: list[NDArray[np.float64]] = []
             extra: dict[str, list[NDArray[np.float64]]] = {c: [] for c in numbers}
+            kept: dict[str, list[np.ndarray]] = {c: [] for c in kinds} if keep_inputs else {}
             for columns in _batches(source, batch_rows, numeric, numbers):
                 if not batches:
-                    _check_columns(source, columns, [*kinds, *numbers])
+                    added = [*ADDED_COLUMNS, "reasons"] if keep_inputs else ADDED_COLUMNS
+                    _check_columns(source, columns, [*kinds, *numbers], added)
                 n = len(next(iter(columns.values())))
                 outputs = await plane.outputs(served, columns, n)
                 scores.append(np.asarray(outputs[effect], dtype=np.float64).reshape(-1))
                 for c in numbers:
                     extra[c].append(_numbers(source, c, columns[c]))
+                for c, parts in kept.items():
+                    values = columns[c]
+                    parts.append(values.decode() if isinstance(values, Coded) else values)
                 batches.append(
                     pa.RecordBatch.from_pydict({c: arrow_column(v) for c, v in columns.items()})
                 )
@@ -151,6 +161,8 @@ def score_customers(
                 effect=np.concatenate(scores),
                 effect_name=effect,
                 numbers={c: np.concatenate(parts) for c, parts in extra.items()},
+                kind=runtime.kind,
+                inputs={c: np.concatenate(parts) for c, parts in kept.items()},
             )
         finally:
             await plane.stop()
@@ -179,14 +191,16 @@ def _numbers(source: Path, name: str, values: Any) -> NDArray[np.float64]:
     return np.asarray(values, dtype=np.float64)
 
 
-def _check_columns(source: Path, columns: dict[str, Any], needed: Sequence[str]) -> None:
+def _check_columns(
+    source: Path, columns: dict[str, Any], needed: Sequence[str], added: Sequence[str]
+) -> None:
     missing = [c for c in dict.fromkeys(needed) if c not in columns]
     if missing:
         shown = ", ".join(map(repr, missing[:6])) + (
             f" and {len(missing) - 6} more" if len(missing) > 6 else ""
         )
         raise SchemaError(f"{source} has no column(s) {shown}", column=missing[0])
-    taken = [c for c in ADDED_COLUMNS if c in columns]
+    taken = [c for c in added if c in columns]
     if taken:
         raise SchemaError(
             f"{source} already has a column {taken[0]!r}, which targeting adds: rename it",
@@ -207,6 +221,7 @@ def target_file(
     budget: float | None = None,
     capacity: int | None = None,
     charts: Path | None = None,
+    reasons: int = 0,
     batch_rows: int = 65536,
 ) -> TargetReport:
     """Score ``source``, choose whom to contact, write the customers ordered by score.
@@ -219,6 +234,10 @@ def target_file(
         cost: The cost of one contact.
         value: The value of one conversion, unless ``value_column`` gives it per customer.
         value_column: A numeric column of ``source`` holding each customer's value.
+        reasons: With more than 0, a ``reasons`` column too: for each contacted customer,
+            the factors that raised and lowered their score most (that many of each, by
+            :mod:`modelry.explain`; tabular models only, and slower: integrated gradients
+            per contacted row).
         budget, capacity: At most one limit (see
             :func:`~modelry.apps.marketing.targeting.choose`).
 
@@ -233,12 +252,21 @@ def target_file(
     check_economics(cost, value, budget, capacity)  # before the file is read and scored
     started = time.perf_counter()
     numbers = [value_column] if value_column else []
+    if reasons < 0:
+        raise ConfigError(f"the number of reasons must be zero or more, got {reasons}")
     scored = score_customers(
-        registry, name, version, source, numbers=numbers, batch_rows=batch_rows
+        registry,
+        name,
+        version,
+        source,
+        numbers=numbers,
+        keep_inputs=reasons > 0,
+        batch_rows=batch_rows,
     )
     values: Any = scored.numbers[value_column] if value_column else value
     selection = choose(scored.effect, cost=cost, value=values, budget=budget, capacity=capacity)
-    _write(scored.table, selection, destination)
+    texts = _reasons(registry, name, version, scored, selection, reasons) if reasons else None
+    _write(scored.table, selection, destination, texts)
     drawn = _charts(selection, charts) if charts is not None else {}
     return TargetReport(
         model=name,
@@ -251,13 +279,52 @@ def target_file(
     )
 
 
-def _write(table: Any, selection: Selection, destination: Path) -> None:
+EXPLAIN_ROWS = 1024
+"""Contacted customers explained per call (bounds the explainer's memory)."""
+
+
+def _reasons(
+    registry: RegistryView,
+    name: str,
+    version: int,
+    scored: Scored,
+    selection: Selection,
+    top: int,
+) -> NDArray[np.object_]:
+    """Each contacted customer's reasons as one text ("" for the others)."""
+    from modelry.registry.layout import TABULAR_KIND
+
+    if scored.kind != TABULAR_KIND:
+        raise ConfigError(
+            f"reasons are available for models trained on a table, not the {scored.kind!r} "
+            f"kind of {name}:{version}: leave out --reasons"
+        )
+    from modelry.explain.attributions import Explainer
+    from modelry.serving.tabular import TabularRuntime
+
+    entry = registry.get(name, version)
+    explainer = Explainer(TabularRuntime(entry.path, name=name, version=version), top=top)
+    texts = np.full(selection.effect.size, "", dtype=object)
+    chosen = np.flatnonzero(selection.contacted)
+    for start in range(0, chosen.size, EXPLAIN_ROWS):
+        rows = chosen[start : start + EXPLAIN_ROWS]
+        columns = {c: values[rows] for c, values in scored.inputs.items()}
+        for row, explanation in zip(rows, explainer.explain(columns), strict=True):
+            texts[row] = "; ".join(reason.text for reason in explanation.reasons)
+    return texts
+
+
+def _write(
+    table: Any, selection: Selection, destination: Path, reasons: NDArray[np.object_] | None
+) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     table = table.append_column("score", pa.array(selection.effect))
     table = table.append_column("expected_profit", pa.array(selection.expected_profit))
     table = table.append_column("contacted", pa.array(selection.contacted))
+    if reasons is not None:
+        table = table.append_column("reasons", pa.array(reasons.tolist(), pa.string()))
     table = table.take(pa.array(ranking(selection.effect)))
     partial = destination.with_name(f".{destination.name}.partial")
     try:
