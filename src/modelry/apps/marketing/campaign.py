@@ -292,18 +292,18 @@ def _reasons(
     top: int,
 ) -> NDArray[np.object_]:
     """Each contacted customer's reasons as one text ("" for the others)."""
-    from modelry.registry.layout import TABULAR_KIND
+    from modelry.serving.kinds import open_runtime
+    from modelry.serving.tabular import TabularRuntime
 
-    if scored.kind != TABULAR_KIND:
+    runtime = open_runtime(registry.get(name, version).path, name, version)
+    if not isinstance(runtime, TabularRuntime):  # the kinds stored as a network on a table
         raise ConfigError(
             f"reasons are available for models trained on a table, not the {scored.kind!r} "
             f"kind of {name}:{version}: leave out --reasons"
         )
     from modelry.explain.attributions import Explainer
-    from modelry.serving.tabular import TabularRuntime
 
-    entry = registry.get(name, version)
-    explainer = Explainer(TabularRuntime(entry.path, name=name, version=version), top=top)
+    explainer = Explainer(runtime, top=top)
     texts = np.full(selection.effect.size, "", dtype=object)
     chosen = np.flatnonzero(selection.contacted)
     for start in range(0, chosen.size, EXPLAIN_ROWS):
