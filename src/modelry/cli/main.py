@@ -17,6 +17,7 @@ from modelry.cli.audit import audit_command
 from modelry.cli.data import inspect_command
 from modelry.cli.demo import demo_command
 from modelry.cli.explain import explain_command
+from modelry.cli.marketing import marketing_app
 from modelry.cli.models import models_app
 from modelry.cli.predict import predict_command
 from modelry.cli.serve import serve_command
@@ -59,6 +60,7 @@ app.command("demo")(demo_command)
 app.command("audit")(audit_command)
 app.command("explain")(explain_command)
 app.add_typer(models_app, name="models")
+app.add_typer(marketing_app, name="marketing")
 
 
 def main() -> None:

@@ -35,7 +35,9 @@ class ScoreReport:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
 
 
-def _arrow(values: ColumnArray) -> Any:
+def arrow_column(values: ColumnArray) -> Any:
+    """A column as read by :func:`~modelry.data.sources.iter_batches`, as an Arrow array
+    that writes back to CSV as it was read."""
     import pyarrow as pa
 
     if isinstance(values, Coded):
@@ -105,7 +107,7 @@ async def score_with(
         for columns in iter_batches(source, batch_rows, numeric=numeric):
             n = len(next(iter(columns.values()))) if columns else 0
             outputs = await plane.outputs(served, columns, n)
-            table = {name: _arrow(values) for name, values in columns.items()}
+            table = {name: arrow_column(values) for name, values in columns.items()}
             for name, values in runtime.table_columns(outputs).items():
                 table[name] = pa.array(values if values.ndim == 1 else list(values))
             batch = pa.RecordBatch.from_pydict(table)

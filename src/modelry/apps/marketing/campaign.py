@@ -1,0 +1,355 @@
+"""A targeting run: score a customer file with a registered model, choose whom to contact,
+write every customer with the decision, and draw the campaign's charts.
+
+The model is reached through a :class:`~modelry.serving.dataplane.DataPlane` of its own,
+as ``modelry predict`` reaches it, so any kind whose outputs carry a per-customer
+probability of the effect can drive a campaign. Unlike scoring, the output is ordered by
+score, so the whole file is held in memory (as Arrow columns: a million customers with a
+few dozen columns is a few hundred MB at most).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from modelry.apps.marketing.charts import gains_chart, lift_chart, profit_chart
+from modelry.apps.marketing.curves import cumulative_gains, lift_by_decile, profit_curve, ranking
+from modelry.apps.marketing.targeting import Selection, check_economics, choose
+from modelry.data.columns import Coded
+from modelry.data.sources import iter_batches
+from modelry.errors import ConfigError, SchemaError, SourceError
+from modelry.serving.batching import BatchPolicy
+from modelry.serving.dataplane import DataPlane, RegistryView
+from modelry.serving.pool import ModelPool
+from modelry.serving.runtime import Runtime
+from modelry.serving.scoring import arrow_column
+
+EFFECT_OUTPUTS = ("probability",)
+"""Outputs holding one probability of the paid-for effect per row, in order of preference:
+the tabular kind's binary ``probability`` = P(positive class). (The uplift kind will add
+``uplift``, which makes the optimised profit incremental.)"""
+
+ADDED_COLUMNS = ("score", "expected_profit", "contacted")
+"""The columns a targeting run appends to the customers' own (and ``reasons`` on request)."""
+
+CHART_FILES = {"gains": "gains.png", "lift": "lift.png", "profit": "profit.png"}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A customer file read whole, with each customer's score."""
+
+    table: Any  # pyarrow.Table of the input columns, as read
+    effect: NDArray[np.float64]
+    effect_name: str
+    numbers: dict[str, NDArray[np.float64]]  # the numeric columns asked for, e.g. a value
+    kind: str = ""  # the model's kind
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)  # the model's, when kept
+
+
+@dataclass(frozen=True)
+class TargetReport:
+    """What a targeting run did."""
+
+    model: str
+    version: int
+    effect: str
+    selection: Selection
+    output: Path
+    seconds: float
+    charts: dict[str, Path] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "score": self.effect,
+            **self.selection.summary(),
+            "output": str(self.output),
+            "charts": {name: str(path) for name, path in self.charts.items()},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def effect_output(runtime: Runtime) -> str:
+    """The name of ``runtime``'s output that is a per-customer probability of the effect.
+
+    Raises:
+        ConfigError: The model predicts no such output (a regression, a multi-class model).
+    """
+    specs = {spec.name: spec for spec in runtime.outputs}
+    for name in EFFECT_OUTPUTS:
+        spec = specs.get(name)
+        if spec is not None and tuple(spec.shape) == (-1,) and spec.datatype != "BYTES":
+            return name
+    outputs = ", ".join(
+        spec.name + ("" if tuple(spec.shape) == (-1,) else str(list(spec.shape)))
+        for spec in runtime.outputs
+    )
+    raise ConfigError(
+        f"model {runtime.name}:{runtime.version} is not a binary classifier (it predicts "
+        f"{outputs}): targeting needs each customer's probability of converting",
+        model=runtime.name,
+    )
+
+
+def score_customers(
+    registry: RegistryView,
+    name: str,
+    version: int,
+    source: Path,
+    *,
+    numbers: Sequence[str] = (),
+    keep_inputs: bool = False,
+    batch_rows: int = 65536,
+) -> Scored:
+    """Read ``source`` whole and score it with ``name`` at ``version``.
+
+    Args:
+        numbers: Further numeric columns to hand back (e.g. a value column).
+        keep_inputs: Hand back the model's input columns too (to explain rows later).
+
+    Raises:
+        ConfigError: The model is not a binary classifier.
+        SchemaError: A column the model (or ``numbers``) needs is missing, or a column of
+            ``numbers`` holds text.
+        SourceError: The file cannot be read.
+    """
+    import pyarrow as pa
+
+    plane = DataPlane(
+        ModelPool(registry, names=[name], policy=BatchPolicy(enabled=False)), registry
+    )
+
+    async def run() -> Scored:
+        await plane.start(eager=False)
+        try:
+            served = await plane.model(name, str(version))
+            runtime = served.runtime
+            effect = effect_output(runtime)
+            kinds = runtime.input_kinds()
+            numeric = [c for c, kind in kinds.items() if kind == "number"] + list(numbers)
+            batches: list[Any] = []
+            scores: list[NDArray[np.float64]] = []
+            extra: dict[str, list[NDArray[np.float64]]] = {c: [] for c in numbers}
+            kept: dict[str, list[np.ndarray]] = {c: [] for c in kinds} if keep_inputs else {}
+            for columns in _batches(source, batch_rows, numeric, numbers):
+                if not batches:
+                    added = [*ADDED_COLUMNS, "reasons"] if keep_inputs else ADDED_COLUMNS
+                    _check_columns(source, columns, [*kinds, *numbers], added)
+                n = len(next(iter(columns.values())))
+                outputs = await plane.outputs(served, columns, n)
+                scores.append(np.asarray(outputs[effect], dtype=np.float64).reshape(-1))
+                for c in numbers:
+                    extra[c].append(_numbers(source, c, columns[c]))
+                for c, parts in kept.items():
+                    values = columns[c]
+                    parts.append(values.decode() if isinstance(values, Coded) else values)
+                batches.append(
+                    pa.RecordBatch.from_pydict({c: arrow_column(v) for c, v in columns.items()})
+                )
+            return Scored(
+                table=pa.Table.from_batches(batches),
+                effect=np.concatenate(scores),
+                effect_name=effect,
+                numbers={c: np.concatenate(parts) for c, parts in extra.items()},
+                kind=runtime.kind,
+                inputs={c: np.concatenate(parts) for c, parts in kept.items()},
+            )
+        finally:
+            await plane.stop()
+
+    return asyncio.run(run())
+
+
+def _batches(
+    source: Path, batch_rows: int, numeric: list[str], numbers: Sequence[str]
+) -> Iterator[dict[str, Any]]:
+    """:func:`iter_batches`, with a text value in one of ``numbers`` reported as such."""
+    try:
+        yield from iter_batches(source, batch_rows, numeric=numeric)
+    except SourceError as exc:
+        column = exc.details.get("column")
+        if column in numbers:
+            raise SchemaError(
+                f"{source}: column {column!r} must hold numbers, not text", column=column
+            ) from exc
+        raise
+
+
+def _numbers(source: Path, name: str, values: Any) -> NDArray[np.float64]:
+    if not (isinstance(values, np.ndarray) and values.dtype.kind in "fiub"):
+        raise SchemaError(f"{source}: column {name!r} must hold numbers, not text", column=name)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _check_columns(
+    source: Path, columns: dict[str, Any], needed: Sequence[str], added: Sequence[str]
+) -> None:
+    missing = [c for c in dict.fromkeys(needed) if c not in columns]
+    if missing:
+        shown = ", ".join(map(repr, missing[:6])) + (
+            f" and {len(missing) - 6} more" if len(missing) > 6 else ""
+        )
+        raise SchemaError(f"{source} has no column(s) {shown}", column=missing[0])
+    taken = [c for c in added if c in columns]
+    if taken:
+        raise SchemaError(
+            f"{source} already has a column {taken[0]!r}, which targeting adds: rename it",
+            column=taken[0],
+        )
+
+
+def target_file(
+    registry: RegistryView,
+    name: str,
+    version: int,
+    source: Path,
+    destination: Path,
+    *,
+    cost: float,
+    value: float | None = None,
+    value_column: str | None = None,
+    budget: float | None = None,
+    capacity: int | None = None,
+    charts: Path | None = None,
+    reasons: int = 0,
+    batch_rows: int = 65536,
+) -> TargetReport:
+    """Score ``source``, choose whom to contact, write the customers ordered by score.
+
+    The output keeps every input column and adds ``score``, ``expected_profit`` and
+    ``contacted``. With ``charts``, the expected cumulative gains, lift by decile and
+    profit curve (the scores standing in for the unknown outcomes) are drawn there.
+
+    Args:
+        cost: The cost of one contact.
+        value: The value of one conversion, unless ``value_column`` gives it per customer.
+        value_column: A numeric column of ``source`` holding each customer's value.
+        reasons: With more than 0, a ``reasons`` column too: for each contacted customer,
+            the factors that raised and lowered their score most (that many of each, by
+            :mod:`modelry.explain`; tabular models only, and slower: integrated gradients
+            per contacted row).
+        budget, capacity: At most one limit (see
+            :func:`~modelry.apps.marketing.targeting.choose`).
+
+    Raises:
+        ConfigError: Bad economics, a model that is not a binary classifier, both or
+            neither of ``value`` and ``value_column``.
+        SchemaError, SourceError: As :func:`score_customers`, or the output cannot be
+            written.
+    """
+    if (value is None) == (value_column is None):
+        raise ConfigError("give a value per conversion or a value column (one of them)")
+    check_economics(cost, value, budget, capacity)  # before the file is read and scored
+    started = time.perf_counter()
+    numbers = [value_column] if value_column else []
+    if reasons < 0:
+        raise ConfigError(f"the number of reasons must be zero or more, got {reasons}")
+    scored = score_customers(
+        registry,
+        name,
+        version,
+        source,
+        numbers=numbers,
+        keep_inputs=reasons > 0,
+        batch_rows=batch_rows,
+    )
+    values: Any = scored.numbers[value_column] if value_column else value
+    selection = choose(scored.effect, cost=cost, value=values, budget=budget, capacity=capacity)
+    texts = _reasons(registry, name, version, scored, selection, reasons) if reasons else None
+    _write(scored.table, selection, destination, texts)
+    drawn = _charts(selection, charts) if charts is not None else {}
+    return TargetReport(
+        model=name,
+        version=version,
+        effect=scored.effect_name,
+        selection=selection,
+        output=destination,
+        seconds=time.perf_counter() - started,
+        charts=drawn,
+    )
+
+
+EXPLAIN_ROWS = 1024
+"""Contacted customers explained per call (bounds the explainer's memory)."""
+
+
+def _reasons(
+    registry: RegistryView,
+    name: str,
+    version: int,
+    scored: Scored,
+    selection: Selection,
+    top: int,
+) -> NDArray[np.object_]:
+    """Each contacted customer's reasons as one text ("" for the others)."""
+    from modelry.serving.kinds import open_runtime
+    from modelry.serving.tabular import TabularRuntime
+
+    runtime = open_runtime(registry.get(name, version).path, name, version)
+    if not isinstance(runtime, TabularRuntime):  # the kinds stored as a network on a table
+        raise ConfigError(
+            f"reasons are available for models trained on a table, not the {scored.kind!r} "
+            f"kind of {name}:{version}: leave out --reasons"
+        )
+    from modelry.explain.attributions import Explainer
+
+    explainer = Explainer(runtime, top=top)
+    texts = np.full(selection.effect.size, "", dtype=object)
+    chosen = np.flatnonzero(selection.contacted)
+    for start in range(0, chosen.size, EXPLAIN_ROWS):
+        rows = chosen[start : start + EXPLAIN_ROWS]
+        columns = {c: values[rows] for c, values in scored.inputs.items()}
+        for row, explanation in zip(rows, explainer.explain(columns), strict=True):
+            texts[row] = "; ".join(reason.text for reason in explanation.reasons)
+    return texts
+
+
+def _write(
+    table: Any, selection: Selection, destination: Path, reasons: NDArray[np.object_] | None
+) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table = table.append_column("score", pa.array(selection.effect))
+    table = table.append_column("expected_profit", pa.array(selection.expected_profit))
+    table = table.append_column("contacted", pa.array(selection.contacted))
+    if reasons is not None:
+        table = table.append_column("reasons", pa.array(reasons.tolist(), pa.string()))
+    table = table.take(pa.array(ranking(selection.effect)))
+    partial = destination.with_name(f".{destination.name}.partial")
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        pacsv.write_csv(table, str(partial))
+        partial.replace(destination)
+    except OSError as exc:
+        raise SourceError(
+            f"cannot write {destination}: {exc.strerror}", file=str(destination)
+        ) from exc
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _charts(selection: Selection, directory: Path) -> dict[str, Path]:
+    """The expected gains, lift and profit curve of the selection's ranking."""
+    p = selection.effect
+    if p.size == 0 or p.min() < 0 or p.sum() <= 0:
+        return {}  # no expected conversions to chart (e.g. every score zero)
+    paths = {name: directory / file for name, file in CHART_FILES.items()}
+    gains_chart(cumulative_gains(p, p), paths["gains"], expected=True)
+    lift_chart(lift_by_decile(p, p, bins=min(10, p.size)), paths["lift"], expected=True)
+    # Down the order of expected profit: the order in which the optimiser takes customers
+    # (exactly so for a capacity, a constant cost, or no limit).
+    order = np.argsort(-selection.expected_profit, kind="stable")
+    curve = profit_curve(p, p, cost=selection.cost, value=selection.value, order=order)
+    profit_chart(curve, paths["profit"], cutoff=selection.n_contacted, expected=True)
+    return paths

@@ -1,0 +1,120 @@
+"""``modelry marketing``: campaigns from registered models.
+
+``modelry marketing target NAME customers.csv --cost-per-contact 5 --value-per-conversion 60``
+chooses whom to contact to maximise expected profit (under ``--budget`` or
+``--capacity``) and writes every customer with the decision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from modelry.cli import console
+from modelry.settings import Settings
+
+marketing_app = typer.Typer(
+    help="Campaigns: whom to contact, what it costs and earns.", no_args_is_help=True
+)
+ECON = "Economics"
+LIMIT = "Limit (at most one)"
+
+
+@marketing_app.command("target")
+def target_command(
+    model: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME:ALIAS.")],
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file of customers.")],
+    cost_per_contact: Annotated[
+        float, typer.Option(help="Cost of contacting one customer.", rich_help_panel=ECON)
+    ],
+    value_per_conversion: Annotated[
+        float | None,
+        typer.Option(help="Value of one conversion.", rich_help_panel=ECON),
+    ] = None,
+    value_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Numeric column of DATA with each customer's value of a conversion "
+            "(instead of --value-per-conversion).",
+            rich_help_panel=ECON,
+        ),
+    ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(help="The most the contacts may cost in total.", rich_help_panel=LIMIT),
+    ] = None,
+    capacity: Annotated[
+        int | None,
+        typer.Option(help="The most customers to contact.", rich_help_panel=LIMIT),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Where to write the customers, by score.")
+    ] = Path("contacts.csv"),
+    charts: Annotated[
+        Path | None,
+        typer.Option(help="Directory for gains.png, lift.png and profit.png."),
+    ] = None,
+    reasons: Annotated[
+        int,
+        typer.Option(
+            help="Add a reasons column: for each contacted customer, this many factors that "
+            "raised and that lowered the score most (slower: one explanation per contact).",
+            min=0,
+        ),
+    ] = 0,
+    batch_rows: Annotated[int, typer.Option(help="Rows per scoring chunk.", min=1)] = 65536,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Choose whom in DATA to contact to maximise expected profit.
+
+    Expected profit = P(conversion) × value − cost per customer. Without --budget or
+    --capacity everyone with a positive expected profit is contacted. The output keeps
+    every column of DATA and adds score, expected_profit and contacted (and reasons, with
+    --reasons), highest score first.
+    """
+    from modelry.apps.marketing.campaign import target_file
+    from modelry.registry.store import Registry
+
+    registry = Registry(Settings())
+    version = registry.resolve(model)
+    report = target_file(
+        registry,
+        version.name,
+        version.version,
+        data,
+        output,
+        cost=cost_per_contact,
+        value=value_per_conversion,
+        value_column=value_column,
+        budget=budget,
+        capacity=capacity,
+        charts=charts,
+        reasons=reasons,
+        batch_rows=batch_rows,
+    )
+    if json_output:
+        console.print_json(report.to_dict())
+        return
+    summary = report.selection.summary()
+    table = Table(title=f"campaign with {version.name}:{version.version}", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    table.add_row("customers", f"{summary['customers']:,}")
+    table.add_row("contacted", f"{summary['contacted']:,}")
+    table.add_row("expected conversions", f"{summary['expected_conversions']:,.1f}")
+    table.add_row("cost", f"{summary['cost']:,.2f}")
+    table.add_row("expected profit", f"{summary['expected_profit']:,.2f}")
+    break_even = summary["break_even_score"]
+    table.add_row("break-even score", "per customer" if break_even is None else f"{break_even:.4f}")
+    cutoff = summary["cutoff_score"]
+    table.add_row("lowest score contacted", "—" if cutoff is None else f"{cutoff:.4f}")
+    table.add_row("method", summary["method"])
+    if summary["method"] == "greedy-ratio":
+        table.add_row("profit upper bound", f"{summary['upper_bound']:,.2f}")
+    console.out.print(table)
+    console.out.print(f"→ {report.output}", highlight=False)
+    for path in report.charts.values():
+        console.out.print(f"→ {path}", highlight=False)
