@@ -108,13 +108,51 @@ def serve_and_ask(settings: Settings, name: str, instances: list[dict[str, Any]]
         thread.join(timeout=10)
 
 
+def target_prospects(settings: Settings, rows: int) -> None:
+    """Score a fresh list of prospects and choose whom to contact under a budget."""
+    from modelry.apps.marketing.campaign import target_file
+    from modelry.registry.store import Registry
+
+    table = campaign_table(max(rows // 3, 200), seed=8)
+    del table["responded"]  # prospects: nobody knows yet
+    prospects = write_csv(table, settings.home / "demo" / "prospects.csv")
+    output = settings.home / "demo" / "contacts.csv"
+    console.out.print(
+        "[bold]3. target[/] modelry marketing target campaign",
+        console.escape(str(prospects)),
+        "--cost-per-contact 5 --value-per-conversion 60 --budget 2000",
+    )
+    registry = Registry(settings)
+    version = registry.get("campaign")
+    done = target_file(
+        registry,
+        version.name,
+        version.version,
+        prospects,
+        output,
+        cost=5.0,
+        value=60.0,
+        budget=2000.0,
+        charts=settings.home / "demo" / "charts",
+    )
+    summary = done.selection.summary()
+    console.out.print(
+        f"contact {summary['contacted']:,} of {summary['customers']:,} prospects for "
+        f"{summary['cost']:,.0f}: {summary['expected_conversions']:,.1f} expected conversions, "
+        f"expected profit {summary['expected_profit']:,.0f} → {done.output}",
+        highlight=False,
+        markup=False,
+    )
+
+
 def demo_command(
     rows: Annotated[int, typer.Option(help="Rows of campaign data to generate.")] = 6000,
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the model and query it.")
     ] = True,
 ) -> None:
-    """Generate a marketing campaign, train a response model on it, serve it and query it."""
+    """Generate a marketing campaign, train a response model on it, target new prospects with
+    it under a budget, then serve it and query it."""
     from modelry.cli.train import report
     from modelry.pipeline import train_model
     from modelry.training.config import TrainConfig
@@ -130,6 +168,7 @@ def demo_command(
     console.out.print("[bold]2. train[/] modelry train", data, "--target responded --name campaign")
     outcome = train_model(config, data, settings)
     report(outcome)
+    target_prospects(settings, rows)
     if not serve:
         return
     instances = [
@@ -151,7 +190,7 @@ def demo_command(
         },
     ]
     url, answer = serve_and_ask(settings, "campaign", instances)
-    console.out.print(f"[bold]3. serve[/] POST {console.escape(url)}")
+    console.out.print(f"[bold]4. serve[/] POST {console.escape(url)}")
     console.out.print_json(data=answer)
     console.out.print(
         "\nServe it yourself:  modelry serve --models campaign\n"
