@@ -108,6 +108,13 @@ ROUTES: list[Endpoint] = [
     Endpoint("POST", "/v1/models/{name}/aliases/{alias}", "v1", "set_alias", ADMIN,
              "Point an alias at a version (promote)", request="AliasRequest",
              response="AliasResponse", tag="v1"),
+    # applications
+    Endpoint("POST", "/v1/apps/marketing/{name}:target", "apps", "target", USER,
+             "Whom to contact for the most expected profit (response model, served version)",
+             request="TargetRequest", response="TargetResponse", tag="apps"),
+    Endpoint("POST", "/v1/apps/marketing/{name}/versions/{version}:target", "apps", "target",
+             USER, "Whom to contact (version or alias)", request="TargetRequest",
+             response="TargetResponse", tag="apps"),
     # the service itself
     Endpoint("GET", "/metrics", "service", "metrics", USER, "Prometheus metrics",
              tag="service"),

@@ -1,5 +1,5 @@
-"""Applications built on modelry's models: the top layer, above the CLI's commands only.
+"""Applications built on modelry's models: the layer under the API and the CLI.
 
 An application turns predictions into a business decision (whom to contact, what it
-earns). It imports every layer below it; the CLI (and later the API) imports it.
+earns). It imports every layer below it; the API exposes it over HTTP, the CLI as commands.
 """

@@ -106,6 +106,42 @@ class ErrorResponse(TypedDict):
     error: str
 
 
+class TargetRequest(TypedDict):
+    """Whom of ``instances`` to contact. Costs and values: one number for everyone, or a
+    list with one per instance; at most one of ``budget`` (total cost) and ``capacity``
+    (number of contacts)."""
+
+    instances: list[dict[str, Any]]
+    cost_per_contact: float | list[float]
+    value_per_conversion: float | list[float]
+    budget: NotRequired[float]
+    capacity: NotRequired[int]
+
+
+class TargetedCustomer(TypedDict):
+    index: int
+    score: float
+    expected_profit: float
+    contacted: bool
+
+
+class TargetResponse(TypedDict):
+    """The totals of the selection, and every instance by score (``index`` into the request)."""
+
+    model: str
+    version: int
+    customers: int
+    contacted: int
+    expected_conversions: float
+    cost: float
+    expected_profit: float
+    break_even_score: float | None
+    cutoff_score: float | None
+    method: str
+    upper_bound: float
+    ranked: list[TargetedCustomer]
+
+
 SCHEMA_TYPES: dict[str, Any] = {
     "PredictRequest": PredictRequest,
     "PredictResponse": PredictResponse,
@@ -115,5 +151,7 @@ SCHEMA_TYPES: dict[str, Any] = {
     "AliasRequest": AliasRequest,
     "AliasResponse": AliasResponse,
     "ErrorResponse": ErrorResponse,
+    "TargetRequest": TargetRequest,
+    "TargetResponse": TargetResponse,
 }
 """The messages the OpenAPI document describes (see :mod:`modelry.protocol.schemas`)."""

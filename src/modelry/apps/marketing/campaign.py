@@ -22,20 +22,14 @@ from numpy.typing import NDArray
 
 from modelry.apps.marketing.charts import gains_chart, lift_chart, profit_chart
 from modelry.apps.marketing.curves import cumulative_gains, lift_by_decile, profit_curve, ranking
-from modelry.apps.marketing.targeting import Selection, check_economics, choose
+from modelry.apps.marketing.targeting import Selection, check_economics, choose, effect_output
 from modelry.data.columns import Coded
 from modelry.data.sources import iter_batches
 from modelry.errors import ConfigError, SchemaError, SourceError
 from modelry.serving.batching import BatchPolicy
 from modelry.serving.dataplane import DataPlane, RegistryView
 from modelry.serving.pool import ModelPool
-from modelry.serving.runtime import Runtime
 from modelry.serving.scoring import arrow_column
-
-EFFECT_OUTPUTS = ("probability",)
-"""Outputs holding one probability of the paid-for effect per row, in order of preference:
-the tabular kind's binary ``probability`` = P(positive class). (The uplift kind will add
-``uplift``, which makes the optimised profit incremental.)"""
 
 ADDED_COLUMNS = ("score", "expected_profit", "contacted")
 """The columns a targeting run appends to the customers' own (and ``reasons`` on request)."""
@@ -77,28 +71,6 @@ class TargetReport:
             "charts": {name: str(path) for name, path in self.charts.items()},
             "seconds": round(self.seconds, 3),
         }
-
-
-def effect_output(runtime: Runtime) -> str:
-    """The name of ``runtime``'s output that is a per-customer probability of the effect.
-
-    Raises:
-        ConfigError: The model predicts no such output (a regression, a multi-class model).
-    """
-    specs = {spec.name: spec for spec in runtime.outputs}
-    for name in EFFECT_OUTPUTS:
-        spec = specs.get(name)
-        if spec is not None and tuple(spec.shape) == (-1,) and spec.datatype != "BYTES":
-            return name
-    outputs = ", ".join(
-        spec.name + ("" if tuple(spec.shape) == (-1,) else str(list(spec.shape)))
-        for spec in runtime.outputs
-    )
-    raise ConfigError(
-        f"model {runtime.name}:{runtime.version} is not a binary classifier (it predicts "
-        f"{outputs}): targeting needs each customer's probability of converting",
-        model=runtime.name,
-    )
 
 
 def score_customers(

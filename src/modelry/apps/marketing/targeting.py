@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from modelry.errors import ConfigError
+
+if TYPE_CHECKING:
+    from modelry.serving.runtime import Runtime
 
 DP_CELLS = 20_000_000
 """Largest knapsack table (customers × budget units) solved exactly (a bool each: 20 MB)."""
@@ -314,3 +317,31 @@ def _greedy_ratio(
     if profit[single] > profit[picked].sum():
         picked = np.asarray([single], dtype=np.intp)
     return picked, "greedy-ratio", max(bound, float(profit[picked].sum()))
+
+
+EFFECT_OUTPUTS = ("probability",)
+"""Outputs holding one probability of the paid-for effect per row, in order of preference:
+the tabular kind's binary ``probability`` = P(positive class). (The uplift kind will add
+``uplift``, which makes the optimised profit incremental.)"""
+
+
+def effect_output(runtime: Runtime) -> str:
+    """The name of ``runtime``'s output that is a per-customer probability of the effect.
+
+    Raises:
+        ConfigError: The model predicts no such output (a regression, a multi-class model).
+    """
+    specs = {spec.name: spec for spec in runtime.outputs}
+    for name in EFFECT_OUTPUTS:
+        spec = specs.get(name)
+        if spec is not None and tuple(spec.shape) == (-1,) and spec.datatype != "BYTES":
+            return name
+    outputs = ", ".join(
+        spec.name + ("" if tuple(spec.shape) == (-1,) else str(list(spec.shape)))
+        for spec in runtime.outputs
+    )
+    raise ConfigError(
+        f"model {runtime.name}:{runtime.version} is not a binary classifier (it predicts "
+        f"{outputs}): targeting needs each customer's probability of converting",
+        model=runtime.name,
+    )
