@@ -126,7 +126,7 @@ def export_encoder() -> EncoderExport:
         from transformers.utils import logging as transformers_logging
     except ImportError as exc:
         raise MissingExtraError(str(exc.name), "text") from exc
-    transformers_logging.disable_progress_bar()  # a bar per load on the CLI's stderr
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a bar per load
     pooling = _read_json(folder / "1_Pooling" / "config.json")
     if not pooling.get("pooling_mode_mean_tokens"):
         raise ArtifactError(f"{folder}: the model does not pool by mean; this export does")
@@ -181,7 +181,7 @@ def reference_embeddings(texts: Sequence[str]) -> np.ndarray:
         from transformers.utils import logging as transformers_logging
     except ImportError as exc:
         raise MissingExtraError("sentence-transformers", "text") from exc
-    transformers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     model = SentenceTransformer(str(model_dir()), device="cpu")
     with torch.inference_mode():
         vectors = model.encode(list(texts), batch_size=32, convert_to_numpy=True)
