@@ -5,7 +5,7 @@ Texts per second at batch 1 and batch 64 for three sides:
 * ``onnx``: the served kind's ``predict`` with its cache off (redaction, the Rust
   tokenizer, onnxruntime with one intra-op thread, pooling and normalisation in the graph);
 * ``torch``: ``SentenceTransformer.encode`` on the same packaged weights
-  (``torch.set_num_threads(1)``, its own batch size 32 at batch 64, as the ONNX side chunks);
+  (``torch.set_num_threads(1)``; its default batch size 32, over texts it sorts by length);
 * ``cache``: the served ``predict`` on texts it has already embedded (hash look-ups only).
 
 The machine is shared: the sides run interleaved, their order rotating each round, and

@@ -7,6 +7,7 @@ registry. The reference is sentence-transformers on the same packaged weights.
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import json
 import os
@@ -202,3 +203,24 @@ async def test_v1_and_v2_serve_embeddings(encoder_home: Path, runtime: TextEncod
             embed(runtime, [huge[:2000]])[0],  # the same first 256 pieces
             atol=1e-6,
         )
+
+
+def test_modelry_predict_scores_a_file_of_texts(
+    encoder_home: Path, runtime: TextEncoderRuntime, tmp_path: Path
+) -> None:
+    source, scored = tmp_path / "texts.csv", tmp_path / "scored.csv"
+    with source.open("w", newline="") as f:
+        csv.writer(f).writerows(
+            [["id", "text"], [1, "Mail me: eve@example.net"], [2, "Mail me: [EMAIL]"], [3, ""]]
+        )
+    env = {**os.environ, "MODELRY_HOME": str(encoder_home)}
+    command = [sys.executable, "-m", "modelry.cli.main", "predict", "text-encoder", str(source)]
+    done = subprocess.run(
+        [*command, "-o", str(scored)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(scored.open()))
+    assert list(rows[0])[:3] == ["id", "text", "embedding_0"] and len(rows[0]) == 2 + 384
+    vectors = np.array([[float(r[f"embedding_{i}"]) for i in range(384)] for r in rows])
+    np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-6)  # redacted on this path too
+    np.testing.assert_allclose(vectors[2], embed(runtime, [""])[0], atol=1e-6)

@@ -22,8 +22,8 @@ What a prediction does, in order:
    the encoder sees them, then tokenised (lower-cased BERT word pieces, truncated to
    :attr:`EncoderSpec.max_tokens` = 256 pieces including ``[CLS]`` and ``[SEP]``, as the
    original's ``max_seq_length``), sorted by length and run in calls of at most
-   :data:`CHUNK_ROWS` rows, each padded to its own longest text and cut so that padding
-   stays under :data:`MAX_PADDING`.
+   :data:`TOKENS_PER_CALL` word pieces, each padded to its own longest text and cut so
+   that padding stays under :data:`MAX_PADDING`.
 
 A version directory of this kind::
 
@@ -59,13 +59,14 @@ TOKENIZER_FILE = "tokenizer.json"
 ONNX_INPUTS = ("input_ids", "attention_mask")
 ONNX_OUTPUT = "embedding"
 
-CHUNK_ROWS = 32
-"""Most rows per onnxruntime call (the batch size sentence-transformers encodes with)."""
-MAX_PADDING = 1.25
-"""Most padded word pieces per real one in a call. Texts go in sorted by length and a new
-call starts where the next text would pad the call past this: on a CPU, padding is work
-thrown away (a batch of 16 résumés padded to its longest did half its work on padding),
-while one more call costs well under a millisecond."""
+TOKENS_PER_CALL = 512
+"""Most word pieces (padding included) per onnxruntime call. On one CPU thread a call
+over many long texts is slower per text than the texts one by one (its activations,
+e.g. 32 × 200 × 1536 floats in the feed-forward layers, leave the caches), while short
+texts gain about 4× from sharing a call (bench/encoder.py measured both)."""
+MAX_PADDING = 1.1
+"""Most padded word pieces per real one in a call: texts go in sorted by length, and a
+new call starts where the next text would pad the call past this."""
 
 
 class EncoderSpec(BaseModel):
@@ -137,8 +138,9 @@ class EmbeddingCache:
 
 
 def _chunks(order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
-    """``order`` (rows by ascending length) cut into calls of at most :data:`CHUNK_ROWS`
-    rows whose padding stays within :data:`MAX_PADDING`."""
+    """``order`` (rows by ascending length) cut into calls of at most
+    :data:`TOKENS_PER_CALL` padded word pieces whose padding stays within
+    :data:`MAX_PADDING`."""
     chunks: list[np.ndarray] = []
     if not len(order):
         return chunks
@@ -146,7 +148,8 @@ def _chunks(order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
     for i, row in enumerate(order):
         length = int(lengths[row])
         rows = i - start
-        if rows and (rows == CHUNK_ROWS or (rows + 1) * length > MAX_PADDING * (real + length)):
+        padded = (rows + 1) * length
+        if rows and (padded > TOKENS_PER_CALL or padded > MAX_PADDING * (real + length)):
             chunks.append(order[start:i])
             start, real = i, 0
         real += length
