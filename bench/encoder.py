@@ -11,11 +11,13 @@ Texts per second at batch 1 and batch 64 for three sides:
 The machine is shared: the sides run interleaved, their order rotating each round, and
 each figure is the median over rounds. Pin it to one core to measure one core::
 
-    taskset -c 1 .venv/bin/python bench/encoder.py [--rounds 5] [--texts 64] [--home DIR]
+    taskset -c 1 .venv/bin/python bench/encoder.py [--rounds 5] [--texts 64] [--words 8,200]
+        [--home DIR]
 
 ``--home`` reuses a registry that already holds ``text-encoder`` (else one is made in a
 temporary directory by ``modelry encoder add``'s code, ~30 s). The texts are made up,
-résumé-like, 8 to 200 words (the mean number of word pieces is printed).
+résumé-like, 8 to 200 words by default (``--words 1,6`` for short ones; the mean
+number of word pieces is printed).
 """
 
 from __future__ import annotations
@@ -46,11 +48,12 @@ WORDS = (  # noqa: SIM905  (a list literal of 49 words reads worse)
 ).split()
 
 
-def make_texts(n: int, seed: int) -> list[str]:
+def make_texts(n: int, seed: int, words_range: tuple[int, int] = (8, 200)) -> list[str]:
     rng = np.random.default_rng(seed)
     texts = []
+    low, high = words_range
     for i in range(n):
-        words = rng.choice(WORDS, int(rng.integers(8, 201)))
+        words = rng.choice(WORDS, int(rng.integers(low, high + 1)))
         texts.append(f"Candidate {seed}-{i}: " + " ".join(words) + ".")
     return texts
 
@@ -68,7 +71,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--texts", type=int, default=64, help="texts per side per round")
     parser.add_argument("--home", type=Path, help="a registry holding text-encoder")
+    parser.add_argument("--words", default="8,200", help="LO,HI: words per text (default 8,200)")
     args = parser.parse_args()
+    low, high = (int(w) for w in args.words.split(","))
 
     import torch
 
@@ -89,6 +94,9 @@ def main() -> None:
     assert isinstance(runtime, TextEncoderRuntime)
 
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
     reference = SentenceTransformer(str(model_dir()), device="cpu")
 
@@ -111,7 +119,7 @@ def main() -> None:
     pieces: list[int] = []
     before, wall = cpu_snapshot(), time.perf_counter()
     for r in range(args.rounds):
-        texts = make_texts(args.texts, r)  # new texts each round: nothing cached
+        texts = make_texts(args.texts, r, (low, high))  # new each round: nothing cached
         pieces += [len(runtime._tokenizer.encode(t).ids) for t in texts]
         names = list(sides)
         names = names[r % 2 :] + names[: r % 2]
