@@ -16,6 +16,7 @@ from modelry.cli import console
 from modelry.cli.audit import audit_command
 from modelry.cli.data import inspect_command
 from modelry.cli.demo import demo_command
+from modelry.cli.encoder import encoder_app
 from modelry.cli.explain import explain_command
 from modelry.cli.marketing import marketing_app
 from modelry.cli.models import models_app
@@ -61,6 +62,7 @@ app.command("audit")(audit_command)
 app.command("explain")(explain_command)
 app.add_typer(models_app, name="models")
 app.add_typer(marketing_app, name="marketing")
+app.add_typer(encoder_app, name="encoder")
 
 
 def main() -> None:

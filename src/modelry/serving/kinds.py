@@ -34,6 +34,7 @@ ENTRY_POINT_GROUP = "modelry.kinds"
 BUILTIN: dict[str, str] = {
     TABULAR_KIND: "modelry.serving.tabular:TabularRuntime",
     LINEAR_KIND: "modelry.serving.linear:LinearRuntime",
+    "text-encoder": "modelry.serving.text_encoder:TextEncoderRuntime",
 }
 """The kinds modelry ships, as ``module:Class`` (imported on first use)."""
 
