@@ -179,10 +179,6 @@ def test_empty_tensors_are_refused() -> None:
         tensors_to_columns(inputs, SPEC)
 
 
-def test_input_signature() -> None:
-    assert SPEC.tensors()[1] == {"name": "job", "datatype": "BYTES", "shape": [-1]}
-
-
 def test_encoder_errors_are_relabelled() -> None:
     exc = InvalidInputError("column 'job', row 3: 'x' is not a category", column="job", row=3)
     assert relabel_row_error(exc, "instances").message == "instances[3].job: 'x' is not a category"

@@ -36,8 +36,6 @@ from modelry.protocol.v2 import (
     NUMPY_DTYPES,
     InputTensor,
     ParsedInferRequest,
-    TensorMetadata,
-    tensor,
 )
 from modelry.protocol.v2_wire import decode_bytes_tensor, input_tensors
 
@@ -80,13 +78,6 @@ class InputSpec:
         if reader is None:
             reader = self._readers[binary] = PlainReader(self, binary=binary)
         return reader
-
-    def tensors(self) -> list[TensorMetadata]:
-        """The V2 input signature: one tensor per column, shape ``[-1]``."""
-        return [
-            tensor(name, "FP64" if kind == NUMBER else "BYTES", [-1])
-            for name, kind in self.kinds.items()
-        ]
 
 
 def _shown(value: Any) -> str:

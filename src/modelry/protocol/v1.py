@@ -145,6 +145,7 @@ class TargetResponse(TypedDict):
 SCHEMA_TYPES: dict[str, Any] = {
     "PredictRequest": PredictRequest,
     "PredictResponse": PredictResponse,
+    "RecordPrediction": RecordPrediction,
     "ExplainResponse": ExplainResponse,
     "ModelList": ModelList,
     "ModelDetail": ModelDetail,
