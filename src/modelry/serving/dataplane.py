@@ -14,7 +14,8 @@ that uses it.
 Example:
     >>> registry = Registry(settings)  # doctest: +SKIP
     >>> plane = DataPlane(ModelPool(registry), registry)  # doctest: +SKIP
-    >>> await plane.infer("bank", None, {"age": np.array([41.0]), ...})  # doctest: +SKIP
+    >>> served = await plane.model("bank", None)  # doctest: +SKIP
+    >>> await plane.outputs(served, {"age": [41.0], ...}, 1)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -148,12 +149,6 @@ class DataPlane:
         if served.runtime.upstream:
             columns = await self._resolve_upstream(served, columns, n_rows, 0)
         return await served.predict_rows(columns, n_rows, finish)
-
-    async def infer(self, name: str, ref: str | None, columns: Mapping[str, Any]) -> Outputs:
-        """The outputs of ``name`` at ``ref`` for ``columns`` (one array or list per input)."""
-        served = await self.model(name, ref)
-        rows = len(next(iter(columns.values()))) if columns else 0
-        return await self.outputs(served, columns, rows)
 
     async def outputs(self, served: Served, columns: Mapping[str, Any], n_rows: int) -> Outputs:
         """``served``'s outputs for ``columns``, upstream columns resolved first."""
