@@ -5,7 +5,7 @@ against ``No E-Mail``, over several random held-out splits.
 For each split (``train_uplift`` with ``seed``: 70/30, stratified by arm × visit) and arm:
 the difference-in-means ATE on every row with its 95 % interval, the model's estimate (the
 mean T-learner uplift over the held-out rows) and whether it lies inside the held-out
-difference-in-means interval, and the Qini coefficient of the T-learner, the
+difference-in-means interval, and the Qini coefficient of the T-learner, the X-learner, the
 class-transformation model and the ranking by the response model P(visit | e-mail) on
 the same held-out rows. ``conversion`` and ``spend`` are dropped (recorded after the visit).
 
@@ -27,7 +27,7 @@ from context import SHARED_DATA, command_line, cpu_model, loadavg, versions
 from modelry.apps.marketing.uplift import train_uplift
 
 HILLSTROM = SHARED_DATA / "hillstrom_email" / "hillstrom.csv"
-METHODS = ("t_learner", "class_transformation", "response")
+METHODS = ("t_learner", "x_learner", "class_transformation", "response")
 
 
 def main() -> None:
@@ -44,9 +44,9 @@ def main() -> None:
         runs.append((seed, report, time.perf_counter() - start))
 
     print(
-        "| split | arm | ATE, all rows [95 % CI] | ATE held out [95 % CI] | model's ATE | inside | Qini T-learner | Qini class-transf. | Qini response | uplift beats response |"
+        "| split | arm | ATE, all rows [95 % CI] | ATE held out [95 % CI] | model's ATE | inside | Qini T-learner | Qini X-learner | Qini class-transf. | Qini response | uplift beats response |"
     )
-    print("| ---: | --- | ---: | ---: | ---: | :---: | ---: | ---: | ---: | :---: |")
+    print("| ---: | --- | ---: | ---: | ---: | :---: | ---: | ---: | ---: | ---: | :---: |")
     for seed, report, _ in runs:
         for arm in report.arms:
             a, o = arm.observed_all, arm.observed
@@ -55,12 +55,12 @@ def main() -> None:
             print(
                 f"| {seed} | {arm.arm} | {a.estimate:+.4f} [{a.low:+.4f}, {a.high:+.4f}] "
                 f"| {o.estimate:+.4f} [{o.low:+.4f}, {o.high:+.4f}] | {arm.predicted_ate:+.4f} "
-                f"| {'yes' if inside else 'NO'} | {q['t_learner']:.4f} | {q['class_transformation']:.4f} "
+                f"| {'yes' if inside else 'NO'} | {q['t_learner']:.4f} | {q['x_learner']:.4f} | {q['class_transformation']:.4f} "
                 f"| {q['response']:.4f} | {'yes' if arm.beats_response else 'no'} |"
             )
     print("\nMean Qini over the splits (± sd):\n")
     print("| arm | " + " | ".join(METHODS) + " |")
-    print("| --- | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     arms = [arm.arm for arm in runs[0][1].arms]
     summary: dict[str, dict[str, list[float]]] = {}
     for name in arms:

@@ -81,7 +81,7 @@ def test_each_arm_finds_the_customers_it_changes(trained: tuple[UpliftReport, An
         assert arm.qini["t_learner"] > 0.1
         # the response ranking also finds those who visit anyway: the uplift model wins
         assert arm.qini["t_learner"] > arm.qini["response"]
-        assert arm.beats_response and "ranks better" in arm.verdict
+        assert arm.beats_response and "T-learner) ranks better" in arm.verdict
         e = arm.observed
         assert e.low <= arm.predicted_ate <= e.high
         assert len(arm.deciles) == 10

@@ -152,7 +152,8 @@ def uplift_command(
 ) -> None:
     """Train an uplift model on a randomised campaign and register it (kind ``uplift``).
 
-    Per arm against the control: a T-learner (served) and a class-transformation model,
+    Per arm against the control: a T-learner (served), an X-learner and a class-transformation
+    model,
     compared on a held-out split (Qini, AUUC) with ranking by a response model; the
     average treatment effect with its confidence interval; uplift by decile; and a check
     that the arms look randomised. Columns recorded after the outcome (non-zero only
@@ -178,7 +179,7 @@ def uplift_command(
     for warning in report.warnings:
         console.warn(warning)
     table = Table(title=f"uplift of {outcome!r} against {control!r} (held-out split)")
-    for column in ("arm", "ATE observed [95% CI]", "ATE predicted", "Qini T", "Qini CT"):
+    for column in ("arm", "ATE observed [95% CI]", "ATE predicted", "Qini T", "Qini X", "Qini CT"):
         table.add_column(column, justify="left" if column == "arm" else "right")
     table.add_column("Qini response", justify="right")
     for arm in report.arms:
@@ -188,6 +189,7 @@ def uplift_command(
             f"{e.estimate:+.4f} [{e.low:+.4f}, {e.high:+.4f}]",
             f"{arm.predicted_ate:+.4f}",
             f"{arm.qini['t_learner']:.4f}",
+            f"{arm.qini['x_learner']:.4f}",
             f"{arm.qini['class_transformation']:.4f}",
             f"{arm.qini['response']:.4f}",
         )
