@@ -174,6 +174,11 @@ def test_bad_campaign_tables_are_refused_by_name(tmp_path: Path) -> None:
         read(control="No E-Mail")
     with pytest.raises(DataError, match="outcome 'x' must be binary"):
         read(outcome="x")
+    blank = campaign(600)
+    blank.loc[blank.index[:3], "arm"] = None
+    blank_path = write(blank, tmp_path / "blank.csv")
+    with pytest.raises(DataError, match=r"3 rows of blank\.csv have no 'arm' value"):
+        read_campaign(blank_path, treatment="arm", control="none", outcome="visit")
     small = campaign(600)
     small.loc[small.index[:550], "arm"] = "none"
     few = write(small, tmp_path / "few.csv")

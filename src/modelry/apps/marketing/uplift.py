@@ -237,8 +237,9 @@ def read_campaign(
     """Read and check a campaign table.
 
     Raises:
-        DataError: The treatment or outcome column is missing, the outcome is not 0/1,
-            or an arm (or the control) has fewer than :data:`MIN_ARM_ROWS` rows.
+        DataError: The treatment or outcome column is missing, a row has no treatment,
+            the outcome is not 0/1, or an arm (or the control) has fewer than
+            :data:`MIN_ARM_ROWS` rows.
         ConfigError: ``control`` is not a value of the treatment column, or the table
             has no arm besides the control.
     """
@@ -255,6 +256,13 @@ def read_campaign(
     missing = [c for c in drop if c not in frame.columns]
     if missing:
         raise ConfigError(f"--drop names columns {path.name} lacks: {', '.join(missing)}")
+    blank = int(frame[treatment].isna().sum())
+    if blank:
+        raise DataError(
+            f"{blank} rows of {path.name} have no {treatment!r} value: every customer needs "
+            "the arm they got (the control included)",
+            column=treatment,
+        )
     arm = frame[treatment].astype(str).to_numpy(dtype=object)
     values, counts = np.unique(arm, return_counts=True)
     if control not in set(values.tolist()):
@@ -367,7 +375,9 @@ class _Fit:
     x_learner: dict[str, tuple[LinearBaseline, LinearBaseline, float]]
 
 
-def _rows(encoded: Encoded, rows: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> Any:
+def _rows(
+    encoded: Encoded, rows: np.ndarray, y: np.ndarray, w: np.ndarray | None = None
+) -> TrainData:
     data = TrainData(dense=encoded.dense[rows], codes=encoded.codes[rows], y=y.astype(np.float32))
     data.weight = w
     return data
@@ -423,7 +433,9 @@ def _x_learner(
     return on_treated, on_control, share
 
 
-def split_rows(campaign: Campaign, seed: int, test: float = TEST_FRACTION) -> tuple[Any, Any]:
+def split_rows(
+    campaign: Campaign, seed: int, test: float = TEST_FRACTION
+) -> tuple[np.ndarray, np.ndarray]:
     """Train and test row positions, stratified by arm × outcome."""
     from sklearn.model_selection import train_test_split
 
@@ -436,7 +448,9 @@ def split_rows(campaign: Campaign, seed: int, test: float = TEST_FRACTION) -> tu
 # -- measuring ----------------------------------------------------------------------------
 
 
-def _measure(campaign: Campaign, fitted: _Fit, test: np.ndarray, output: str, arm: str) -> Any:
+def _measure(
+    campaign: Campaign, fitted: _Fit, test: np.ndarray, output: str, arm: str
+) -> ArmResult:
     rows = test[(campaign.arm[test] == arm) | (campaign.arm[test] == campaign.control)]
     t = (campaign.arm[rows] == arm).astype(np.float64)
     y = campaign.y[rows]
