@@ -51,6 +51,8 @@ def test_uplift_trains_registers_and_serves_scored_files(cli: Any, tmp_path: Pat
     assert "Qini" in table.out and "offers:2" in table.out
     assert "Offer A:" in table.out  # the verdict per arm, said plainly
     assert "dropped spend" in table.err
+    shown = cli("models", "show", "offers")
+    assert "T-learner" in shown.out and "qini_offer_a" in shown.out
 
     customers = campaign(200, seed=9).drop(columns=["arm", "visit", "spend"])
     new = write(customers, tmp_path / "new.csv")

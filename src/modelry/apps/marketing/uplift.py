@@ -555,6 +555,18 @@ def train_uplift(
     model, version = None, None
     if registry is not None:
         metrics = {k: v for k, v in report.to_dict().items() if k in ("qini", "auuc", "ate")}
+        # The flat figures of the served T-learner, as `modelry models show` lists them.
+        metrics["served"] = "T-learner (uplift per arm)"
+        metrics["test"] = {
+            f"{figure}_{arm.output}": value
+            for arm in arms
+            for figure, value in (
+                ("qini", arm.qini["t_learner"]),
+                ("auuc", arm.auuc["t_learner"]),
+                ("qini_response", arm.qini["response"]),
+                ("ate", arm.predicted_ate),
+            )
+        }
         registered = _register(
             registry, name or f"{path.stem}-uplift", campaign, fitted, test, metrics
         )
