@@ -232,9 +232,18 @@ class Campaign:
 
 
 def read_campaign(
-    path: Path, *, treatment: str, control: str, outcome: str, drop: Sequence[str] = ()
+    path: Path,
+    *,
+    treatment: str,
+    control: str,
+    outcome: str,
+    drop: Sequence[str] = (),
+    table: pd.DataFrame | None = None,
 ) -> Campaign:
     """Read and check a campaign table.
+
+    Args:
+        table: ``path`` as already read (it is left as it is), to spare a second read.
 
     Raises:
         DataError: The treatment or outcome column is missing, a row has no treatment,
@@ -243,7 +252,7 @@ def read_campaign(
         ConfigError: ``control`` is not a value of the treatment column, or the table
             has no arm besides the control.
     """
-    frame = read_table(path)
+    frame = read_table(path) if table is None else table
     for role, column in (("treatment", treatment), ("outcome", outcome)):
         if column not in frame.columns:
             raise DataError(
@@ -459,9 +468,9 @@ def _measure(
     on_treated, on_control, share = fitted.x_learner[arm]
     scores = {
         "t_learner": p_treated - p_control,
-        "class_transformation": 2 * _predict(fitted.transformed[arm], fitted.encoded, rows) - 1,
         "x_learner": share * _predict(on_control, fitted.encoded, rows)
         + (1 - share) * _predict(on_treated, fitted.encoded, rows),
+        "class_transformation": 2 * _predict(fitted.transformed[arm], fitted.encoded, rows) - 1,
         "response": p_treated,
     }
     everyone = (campaign.arm == arm) | (campaign.arm == campaign.control)
@@ -518,7 +527,10 @@ def train_uplift(
     start = time.perf_counter()
     if not 0 < test_fraction < 1:
         raise ConfigError(f"the test fraction must lie in (0, 1), got {test_fraction}")
-    campaign = read_campaign(path, treatment=treatment, control=control, outcome=outcome, drop=drop)
+    table = read_table(path)
+    campaign = read_campaign(
+        path, treatment=treatment, control=control, outcome=outcome, drop=drop, table=table
+    )
     train, test = split_rows(campaign, seed, test_fraction)
     warnings: list[str] = []
     leaks = find_leaks(campaign.frame, campaign.schema, rows=train)
@@ -530,7 +542,12 @@ def train_uplift(
             "after the campaign)"
         )
         campaign = read_campaign(
-            path, treatment=treatment, control=control, outcome=outcome, drop=[*drop, *dropped]
+            path,
+            treatment=treatment,
+            control=control,
+            outcome=outcome,
+            drop=[*drop, *dropped],
+            table=table,
         )
     imbalances = randomisation_check(campaign)
     warnings += [i.message for i in imbalances]
