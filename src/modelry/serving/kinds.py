@@ -35,6 +35,7 @@ BUILTIN: dict[str, str] = {
     TABULAR_KIND: "modelry.serving.tabular:TabularRuntime",
     LINEAR_KIND: "modelry.serving.linear:LinearRuntime",
     "text-encoder": "modelry.serving.text_encoder:TextEncoderRuntime",
+    "uplift": "modelry.serving.uplift:UpliftRuntime",
 }
 """The kinds modelry ships, as ``module:Class`` (imported on first use)."""
 

@@ -319,10 +319,11 @@ def _greedy_ratio(
     return picked, "greedy-ratio", max(bound, float(profit[picked].sum()))
 
 
-EFFECT_OUTPUTS = ("probability",)
+EFFECT_OUTPUTS = ("probability", "uplift")
 """Outputs holding one probability of the paid-for effect per row, in order of preference:
-the tabular kind's binary ``probability`` = P(positive class). (The uplift kind will add
-``uplift``, which makes the optimised profit incremental.)"""
+the tabular kind's binary ``probability`` = P(positive class), and the uplift kind's
+``uplift`` (the best arm's change in that probability), which makes the optimised profit
+and the expected conversions incremental."""
 
 
 def effect_output(runtime: Runtime) -> str:
