@@ -3,7 +3,8 @@
 ``skills.txt`` (beside this module) is modelry's own list, written by hand for modelry and
 licensed Apache-2.0 like the rest of it: one skill a line, its canonical name first and its
 aliases after ``" | "``. A skill is found in a text when its name or an alias appears as
-whole words, case-insensitively ("java" is not found in "javascript").
+whole words, case-insensitively, perhaps with a plural "s" ("java" is not found in
+"javascript", "rest api" is in "REST APIs").
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def parse_vocabulary(text: str) -> Vocabulary:
     # for \b, which fails next to the symbols in "c++", "c#" or ".net".
     spellings = sorted(canonical, key=len, reverse=True)
     alternatives = "|".join(re.escape(s) for s in spellings)
-    pattern = re.compile(rf"(?<![\w.+#/-])({alternatives})(?![\w+#/-])", re.IGNORECASE)
+    # A plural "s" is allowed after a skill ("REST APIs", "smart contracts").
+    pattern = re.compile(rf"(?<![\w.+#/-])({alternatives})s?(?![\w+#/-])", re.IGNORECASE)
     return Vocabulary(tuple(skills), pattern, canonical)
 
 
