@@ -85,7 +85,7 @@ def test_an_index_ranks_the_fitting_candidate_first_with_reasons(
     assert index.spec.candidates[0].skills == ["django", "docker", "python", "rest api", "sql"]
     job = "Hiring a Python backend developer: Django, REST API, Kubernetes."
     matches = match(job, load_index(settings, "pool"), encoder, top=2)
-    assert [m.id for m in matches][0] == "1" and len(matches) == 2
+    assert matches[0].id == "1" and len(matches) == 2
     reasons = matches[0].reasons
     assert reasons["matched_skills"] == ["django", "python", "rest api"]
     assert reasons["missing_skills"] == ["kubernetes"]
@@ -147,7 +147,7 @@ def test_a_100_kb_job_is_ranked(settings: Settings, encoder: Encoder, tmp_path: 
     job = sentence * (100_000 // len(sentence) + 1)
     assert len(job.encode()) >= 100_000
     result = shortlist(settings, job, "pool", top=4)
-    assert [m.id for m in result.matches][0] == "1" and len(result.matches) == 4
+    assert result.matches[0].id == "1" and len(result.matches) == 4
 
 
 def test_a_shortlist_is_logged_with_versions_hash_and_reasons(
