@@ -126,6 +126,7 @@ def match_command(
             f"     passage: {r['passage'][:160]}",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
     console.out.print(f"logged as decision {result.entry['seq']}", highlight=False)
 
@@ -137,9 +138,7 @@ def verify_command() -> None:
 
     path = log_path(Settings())
     checked = verify(path)
-    console.out.print(
-        f"{checked.entries} entries, chain intact; head {checked.head}", highlight=False
-    )
+    typer.echo(f"{checked.entries} entries, chain intact; head {checked.head}")
 
 
 @log_app.command("show")
