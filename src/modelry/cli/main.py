@@ -21,6 +21,7 @@ from modelry.cli.explain import explain_command
 from modelry.cli.marketing import marketing_app
 from modelry.cli.models import models_app
 from modelry.cli.predict import predict_command
+from modelry.cli.recruit import recruit_app
 from modelry.cli.serve import serve_command
 from modelry.cli.train import train_command
 from modelry.errors import ModelryError
@@ -63,6 +64,7 @@ app.command("explain")(explain_command)
 app.add_typer(models_app, name="models")
 app.add_typer(marketing_app, name="marketing")
 app.add_typer(encoder_app, name="encoder")
+app.add_typer(recruit_app, name="recruit")
 
 
 def main() -> None:

@@ -1,0 +1,321 @@
+"""A candidate index: the résumés of a CSV file, redacted, with skills, embeddings and BM25.
+
+Stored as plain files in a sealed version directory (``registry.artifact``: staged, sealed by
+a sha256 manifest, renamed into place) under ``MODELRY_HOME/recruitment/indexes/NAME/N``,
+not as a registry model: an index is not something a server predicts with, so a model kind
+(whose example row must predict its declared outputs) would be a pretence. JSON and ``.npy``
+only, no pickle::
+
+    manifest.json               sha256 of every file
+    index.json                  IndexSpec: ids, text hashes, skills, passage spans, report
+    passages.json               each candidate's redacted passages, in order
+    embeddings.npy              float32 [candidates, d]: the unit mean of a candidate's passages
+    passage_embeddings.npy      float32 [passages, d]
+    bm25/…                      bm25s state (.npy + JSON) over the redacted texts
+
+Redaction (:func:`~modelry.data.privacy.redact_text`) comes before anything else, so contact
+data reaches neither the encoder nor a file. Rows whose text is empty or holds no word are
+skipped and counted; a text seen before (exactly, after redaction and whitespace folding) is a
+duplicate: the first row is kept and the others are reported with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from modelry.apps.recruitment.encoding import Encoder, passages
+from modelry.apps.recruitment.lexical import Lexical, saved_files
+from modelry.apps.recruitment.skills import vocabulary
+from modelry.data.privacy import redact_text
+from modelry.errors import ConfigError, DataError, NotFoundError, SourceError
+from modelry.registry.artifact import ArtifactWriter, commit_dir, load_artifact
+from modelry.settings import Settings
+
+INDEX_FILE = "index.json"
+PASSAGES_FILE = "passages.json"
+EMBEDDINGS_FILE = "embeddings.npy"
+PASSAGE_EMBEDDINGS_FILE = "passage_embeddings.npy"
+BM25_DIR = "bm25"
+INDEX_KIND = "recruitment-index"
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+class Candidate(BaseModel):
+    """One indexed candidate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    text_sha256: str  # of the redacted text
+    skills: list[str]
+    passages: tuple[int, int]  # [start, end) in passages.json and passage_embeddings.npy
+
+
+class IndexSpec(BaseModel):
+    """``index.json``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: int
+    created: float
+    source: str
+    source_sha256: str
+    text_column: str
+    id_column: str | None
+    encoder: dict[str, Any]  # name, version
+    candidates: list[Candidate]
+    duplicates: dict[str, list[str]]  # kept id -> ids of the same text, not indexed
+    skipped: dict[str, list[str]]  # reason ("empty", "no words") -> row ids
+
+
+@dataclass
+class CandidateIndex:
+    """An index read back: its spec, passages and vectors, and its BM25 state."""
+
+    path: Path
+    spec: IndexSpec
+    passages: list[str]
+    embeddings: np.ndarray
+    passage_embeddings: np.ndarray
+    lexical: Lexical
+
+    @property
+    def ids(self) -> list[str]:
+        return [c.id for c in self.spec.candidates]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Candidate texts with their ids, as read from a table."""
+
+    ids: list[str]
+    texts: list[Any]
+    text_column: str
+    id_column: str | None
+
+
+def indexes_dir(settings: Settings) -> Path:
+    """Where indexes live: ``MODELRY_HOME/recruitment/indexes``."""
+    return settings.home / "recruitment" / "indexes"
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"index name {name!r}: use letters, digits, '_', '.', '-' (64 at most), "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def detect_text_column(frame: Any) -> str:
+    """The column of free text: among the string columns, the longest on average.
+
+    Raises:
+        SchemaError: no column holds text.
+    """
+    best, best_length = None, 0.0
+    for column in frame.columns:
+        values = frame[column].dropna()
+        strings = values[values.map(lambda v: isinstance(v, str))]
+        if len(strings) < max(1, len(values) // 2):
+            continue
+        length = float(strings.str.len().mean())
+        if length > best_length:
+            best, best_length = column, length
+    if best is None:
+        raise DataError("no column of text found; name it with --text-column")
+    return str(best)
+
+
+def read_rows(path: Path, text_column: str | None = None, id_column: str | None = None) -> Rows:
+    """The candidates of a CSV file: ids (the id column, or row numbers from 1) and texts.
+
+    Raises:
+        SourceError: the file cannot be read.
+        DataError: a named column is missing, ids repeat, or no column holds text.
+    """
+    import pandas as pd  # type: ignore[import-untyped]
+
+    try:
+        frame = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[""])
+    except FileNotFoundError as exc:
+        raise SourceError(f"{path}: no such file") from exc
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise SourceError(f"{path}: not a readable CSV file ({exc})") from exc
+    for column in (text_column, id_column):
+        if column is not None and column not in frame.columns:
+            raise DataError(f"{path}: no column {column!r} (columns: {list(frame.columns)})")
+    if text_column is None:
+        text_column = detect_text_column(frame.drop(columns=[id_column] if id_column else []))
+    if id_column is None:
+        ids = [str(i) for i in range(1, len(frame) + 1)]
+    else:
+        ids = ["" if v is None or v != v else str(v) for v in frame[id_column]]
+        seen: set[str] = set()
+        for value in ids:
+            if value in seen or not value:
+                raise DataError(f"{path}: column {id_column!r} has a missing or repeated id")
+            seen.add(value)
+    texts = [None if v != v else v for v in frame[text_column]]  # NaN -> None
+    return Rows(ids, texts, text_column, id_column)
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` holds a word (two letters or more)."""
+    return _WORD.search(text) is not None
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
+def build_index(
+    settings: Settings,
+    rows: Rows,
+    encoder: Encoder,
+    *,
+    name: str,
+    source: Path,
+) -> CandidateIndex:
+    """Redact, deduplicate, extract skills, embed and store ``rows`` as the next version of
+    the index ``name``.
+
+    Raises:
+        DataError: no row holds text.
+    """
+    check_name(name)
+    skipped: dict[str, list[str]] = {"empty": [], "no words": []}
+    duplicates: dict[str, list[str]] = {}
+    first_by_hash: dict[str, str] = {}
+    kept: list[tuple[str, str, str]] = []  # id, redacted text, its hash
+    for row_id, value in zip(rows.ids, rows.texts, strict=True):
+        text = _normal(redact_text(value if isinstance(value, str) else ""))
+        if not text:
+            skipped["empty"].append(row_id)
+            continue
+        if not has_words(text):
+            skipped["no words"].append(row_id)
+            continue
+        digest = text_sha256(text)
+        first = first_by_hash.get(digest)
+        if first is not None:
+            duplicates.setdefault(first, []).append(row_id)
+            continue
+        first_by_hash[digest] = row_id
+        kept.append((row_id, text, digest))
+    if not kept:
+        counts = ", ".join(f"{len(v)} {k}" for k, v in skipped.items() if v)
+        raise DataError(f"{source}: no row holds text to index ({counts or 'no rows'})")
+
+    words = vocabulary()
+    all_passages: list[str] = []
+    candidates: list[Candidate] = []
+    for row_id, text, digest in kept:
+        chunks = passages(text)
+        start = len(all_passages)
+        all_passages.extend(chunks)
+        candidates.append(
+            Candidate(
+                id=row_id,
+                text_sha256=digest,
+                skills=words.extract(text),
+                passages=(start, len(all_passages)),
+            )
+        )
+    passage_vectors = encoder.embed(all_passages)
+    means = np.stack(
+        [passage_vectors[c.passages[0] : c.passages[1]].mean(axis=0) for c in candidates]
+    )
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    embeddings = (means / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+    root = indexes_dir(settings) / name
+    version = 1 + max((int(p.name) for p in _versions(root)), default=0)
+    spec = IndexSpec(
+        name=name,
+        version=version,
+        created=time.time(),
+        source=str(source),
+        source_sha256=_file_sha256(source),
+        text_column=rows.text_column,
+        id_column=rows.id_column,
+        encoder={"name": encoder.name, "version": encoder.version},
+        candidates=candidates,
+        duplicates=duplicates,
+        skipped=skipped,
+    )
+    with ArtifactWriter(indexes_dir(settings) / ".staging") as writer:
+        writer.write_json(INDEX_FILE, spec.model_dump(mode="json"))
+        writer.write_json(PASSAGES_FILE, all_passages)
+        writer.write_bytes(EMBEDDINGS_FILE, _npy(embeddings))
+        writer.write_bytes(PASSAGE_EMBEDDINGS_FILE, _npy(passage_vectors))
+        for file, data in saved_files([t for _, t, _ in kept]).items():
+            writer.write_bytes(f"{BM25_DIR}/{file}", data)
+        staged = writer.finish({"kind": INDEX_KIND, "name": name, "version": version})
+        commit_dir(staged, root / str(version))
+    return load_index(settings, name, version)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _versions(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return [p for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
+
+
+def load_index(settings: Settings, name: str, version: int | None = None) -> CandidateIndex:
+    """The index ``name`` (its newest version unless ``version``), checked against its
+    manifest.
+
+    Raises:
+        NotFoundError: no such index or version.
+        ArtifactError: its files do not match their manifest.
+    """
+    check_name(name)
+    root = indexes_dir(settings) / name
+    versions = sorted(int(p.name) for p in _versions(root))
+    if not versions:
+        raise NotFoundError(f"no candidate index {name!r}: build one with `modelry recruit index`")
+    chosen = versions[-1] if version is None else version
+    if chosen not in versions:
+        raise NotFoundError(f"candidate index {name!r} has no version {chosen}")
+    artifact = load_artifact(root / str(chosen))
+    spec = IndexSpec.model_validate(artifact.read_json(INDEX_FILE))
+    return CandidateIndex(
+        path=artifact.path,
+        spec=spec,
+        passages=list(artifact.read_json(PASSAGES_FILE)),
+        embeddings=np.load(artifact.file(EMBEDDINGS_FILE), allow_pickle=False),
+        passage_embeddings=np.load(artifact.file(PASSAGE_EMBEDDINGS_FILE), allow_pickle=False),
+        lexical=Lexical.load(artifact.path / BM25_DIR, len(spec.candidates)),
+    )

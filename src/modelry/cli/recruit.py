@@ -1,0 +1,155 @@
+"""``modelry recruit``: candidate indexes, job matching with reasons, and the decision log.
+
+``modelry recruit index candidates.csv --name pool`` redacts, deduplicates, extracts skills,
+embeds and stores the candidates; ``modelry recruit match job.txt --index pool`` ranks them
+and logs the shortlist; ``modelry recruit log verify`` checks the log's hash chain.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelry.cli import console
+from modelry.errors import InvalidInputError, SourceError
+from modelry.settings import Settings
+
+recruit_app = typer.Typer(
+    help="Recruitment: index candidates, match them to jobs, audit the decisions.",
+    no_args_is_help=True,
+)
+log_app = typer.Typer(help="The decision log of every shortlist.", no_args_is_help=True)
+recruit_app.add_typer(log_app, name="log")
+
+
+@recruit_app.command("index")
+def index_command(
+    candidates: Annotated[Path, typer.Argument(help="CSV file, one candidate a row.")],
+    text_column: Annotated[
+        str | None, typer.Option(help="Column of résumé text (default: the longest text).")
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option(help="Column of candidate ids (default: row numbers from 1).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The index's name (default: the file's name).")
+    ] = None,
+    encoder: Annotated[str, typer.Option(help="The registered text encoder.")] = "text-encoder",
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Redact, deduplicate, find skills, embed and store candidates as an index version."""
+    from modelry.apps.recruitment.encoding import open_encoder
+    from modelry.apps.recruitment.index import build_index, read_rows
+
+    settings = Settings()
+    index_name = name or re.sub(r"[^A-Za-z0-9_.-]", "-", candidates.stem).lstrip("._-") or "pool"
+    rows = read_rows(candidates, text_column, id_column)
+    loaded = open_encoder(settings, encoder)
+    try:
+        built = build_index(settings, rows, loaded, name=index_name, source=candidates)
+    finally:
+        loaded.close()
+    spec = built.spec
+    skipped = {k: len(v) for k, v in spec.skipped.items()}
+    duplicate_rows = sum(len(v) for v in spec.duplicates.values())
+    if json_output:
+        console.print_json(
+            {
+                "name": spec.name,
+                "version": spec.version,
+                "path": str(built.path),
+                "text_column": spec.text_column,
+                "candidates": len(spec.candidates),
+                "duplicates": spec.duplicates,
+                "skipped": spec.skipped,
+            }
+        )
+        return
+    console.out.print(
+        f"indexed {len(spec.candidates)} candidates as {spec.name}:{spec.version} "
+        f"(text column {spec.text_column!r})\npath {built.path}",
+        highlight=False,
+    )
+    if duplicate_rows:
+        groups = "; ".join(f"{k} = {', '.join(v)}" for k, v in list(spec.duplicates.items())[:5])
+        more = " …" if len(spec.duplicates) > 5 else ""
+        console.warn(f"{duplicate_rows} duplicate rows not indexed (same text as: {groups}{more})")
+    for reason, count in skipped.items():
+        if count:
+            console.warn(f"{count} rows skipped: {reason}")
+
+
+def _read_job(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise SourceError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path}: not UTF-8 text (is it a text file?)") from exc
+
+
+@recruit_app.command("match")
+def match_command(
+    job: Annotated[Path, typer.Argument(help="Text file of the job description.")],
+    index: Annotated[str, typer.Option(help="The candidate index's name.")],
+    top: Annotated[int, typer.Option(min=1, help="How many candidates to list.")] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Rank an index's candidates for a job, with reasons; the shortlist is logged."""
+    from modelry.apps.recruitment.shortlist import shortlist
+
+    result = shortlist(Settings(), _read_job(job), index, top=top)
+    if json_output:
+        console.print_json(
+            {
+                "index": result.entry["index"],
+                "encoder": result.entry["encoder"],
+                "log_entry": result.entry["seq"],
+                "matches": [m.as_dict() for m in result.matches],
+            }
+        )
+        return
+    for rank, m in enumerate(result.matches, start=1):
+        r = m.reasons
+        console.out.print(
+            f"{rank:>3}. {m.id}  score {m.score:.3f}  (semantic {r['semantic']:.2f}, "
+            f"BM25 {r['lexical']:.2f}, skills {r['skill_coverage']:.2f})\n"
+            f"     matched: {', '.join(r['matched_skills']) or '-'}; "
+            f"missing: {', '.join(r['missing_skills']) or '-'}\n"
+            f"     passage: {r['passage'][:160]}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    console.out.print(f"logged as decision {result.entry['seq']}", highlight=False)
+
+
+@log_app.command("verify")
+def verify_command() -> None:
+    """Check the hash chain of the decision log (exit 1 naming the first bad entry)."""
+    from modelry.apps.recruitment.decisions import log_path, verify
+
+    path = log_path(Settings())
+    checked = verify(path)
+    typer.echo(f"{checked.entries} entries, chain intact; head {checked.head}")
+
+
+@log_app.command("show")
+def show_command(
+    last: Annotated[int | None, typer.Option(min=1, help="Only the newest N entries.")] = None,
+) -> None:
+    """Print the decision log's entries (JSON lines), oldest first."""
+    import json
+
+    from modelry.apps.recruitment.decisions import log_path, read
+
+    entries = list(read(log_path(Settings())))
+    for entry in entries[-last:] if last else entries:
+        typer.echo(json.dumps(entry, ensure_ascii=False))

