@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import socket
 import threading
@@ -63,10 +64,10 @@ def campaign_table(rows: int = 6000, seed: int = 7) -> dict[str, Any]:
 def write_csv(table: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     names = list(table)
-    with path.open("w", encoding="utf-8") as out:
-        out.write(",".join(names) + "\n")
-        for row in zip(*(table[n] for n in names), strict=True):
-            out.write(",".join(str(v) for v in row) + "\n")
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(names)
+        writer.writerows(zip(*(table[n] for n in names), strict=True))
     return path
 
 
@@ -145,10 +146,88 @@ def target_prospects(settings: Settings, rows: int) -> None:
     )
 
 
+ROLES = {
+    "data scientist": ["python", "machine learning", "sql", "statistics", "pandas"],
+    "backend engineer": ["java", "spring", "sql", "docker", "kubernetes"],
+    "frontend developer": ["javascript", "react", "css", "html", "typescript"],
+    "accountant": ["accounting", "excel", "financial reporting", "audit", "tax"],
+    "nurse": ["patient care", "nursing", "medication administration", "first aid", "teamwork"],
+}
+
+
+def resumes_table(rows: int = 40, seed: int = 9) -> dict[str, Any]:
+    """Candidates with short résumés drawn from a few roles' skills (one has an e-mail in it)."""
+    rng = np.random.default_rng(seed)
+    roles = list(ROLES)
+    ids, texts = [], []
+    for i in range(rows):
+        role = roles[i % len(roles)]
+        skills = rng.choice(ROLES[role], size=3, replace=False)
+        years = int(rng.integers(1, 15))
+        texts.append(
+            f"{role.capitalize()} with {years} years of experience. Skilled in "
+            f"{', '.join(skills)}. Worked on projects for clients in retail and finance."
+            + (" Contact: jane.doe@example.com" if i == 0 else "")
+        )
+        ids.append(f"R{1000 + i}")
+    return {"candidate_id": ids, "resume": texts}
+
+
+def match_candidates(settings: Settings) -> None:
+    """Register the shared text encoder, index synthetic résumés and shortlist them for a job."""
+    from modelry.apps.recruitment.encoding import open_encoder
+    from modelry.apps.recruitment.index import build_index, read_rows
+    from modelry.apps.recruitment.shortlist import shortlist
+    from modelry.cli.encoder import add_encoder
+    from modelry.registry.store import Registry
+
+    names = {m.name for m in Registry(settings).list_models()}
+    console.out.print("[bold]4. encoder[/] modelry encoder add  (all-MiniLM-L6-v2 → ONNX, once)")
+    if "text-encoder" not in names:
+        add_encoder(settings)
+    candidates = write_csv(resumes_table(), settings.home / "demo" / "candidates.csv")
+    console.out.print(
+        "[bold]5. recruit[/] modelry recruit index",
+        console.escape(str(candidates)),
+        "--name demo-pool; modelry recruit match job.txt --index demo-pool --top 3",
+    )
+    encoder = open_encoder(settings)
+    try:
+        build_index(
+            settings,
+            read_rows(candidates, "resume", "candidate_id"),
+            encoder,
+            name="demo-pool",
+            source=candidates,
+        )
+    finally:
+        encoder.close()
+    job = "We are hiring a data scientist: Python, SQL and machine learning; statistics a plus."
+    result = shortlist(settings, job, "demo-pool", top=3)
+    for match in result.matches:
+        skills = ", ".join(match.reasons.get("matched_skills", [])) or "none"
+        console.out.print(
+            f"  {match.id}  score {match.score:.3f}  matched skills: {skills}",
+            highlight=False,
+            markup=False,
+        )
+    console.out.print(
+        "  logged; check the chain with: modelry recruit log verify", highlight=False, markup=False
+    )
+
+
 def demo_command(
     rows: Annotated[int, typer.Option(help="Rows of campaign data to generate.")] = 6000,
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the model and query it.")
+    ] = True,
+    recruit: Annotated[
+        bool,
+        typer.Option(
+            "--recruit/--no-recruit",
+            help="Register the text encoder (about 30 s the first time), index synthetic "
+            "résumés and shortlist them for a job.",
+        ),
     ] = True,
 ) -> None:
     """Generate a marketing campaign, train a response model on it, target new prospects with
@@ -169,6 +248,8 @@ def demo_command(
     outcome = train_model(config, data, settings)
     report(outcome)
     target_prospects(settings, rows)
+    if recruit:
+        match_candidates(settings)
     if not serve:
         return
     instances = [
@@ -190,7 +271,7 @@ def demo_command(
         },
     ]
     url, answer = serve_and_ask(settings, "campaign", instances)
-    console.out.print(f"[bold]4. serve[/] POST {console.escape(url)}")
+    console.out.print(f"[bold]6. serve[/] POST {console.escape(url)}")
     console.out.print_json(data=answer)
     console.out.print(
         "\nServe it yourself:  modelry serve --models campaign\n"
