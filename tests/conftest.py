@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +21,24 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATA}: realdata tests skipped")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def encoder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry holding ``text-encoder`` version 1, added once per session by the CLI
+    (``modelry encoder add``; xdist workers share it through a file lock; read-only)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    home = root / "encoder-home"
+    with (root / "encoder-home.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / "added.json").exists():
+            env = {**os.environ, "MODELRY_HOME": str(home)}
+            command = [sys.executable, "-m", "modelry.cli.main", "encoder", "add", "--json"]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stderr
+            (home / "added.json").write_text(done.stdout)
+    return home
 
 
 @dataclass

@@ -8,7 +8,6 @@ registry. The reference is sentence-transformers on the same packaged weights.
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
 import os
 import subprocess
@@ -40,23 +39,6 @@ TEXTS = [
     "!!!",
     "Looking for part-time work in retail; weekends preferred. " * 40,  # > 256 pieces
 ]
-
-
-@pytest.fixture(scope="session")
-def encoder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A registry holding ``text-encoder`` version 1, added by the CLI (read-only)."""
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    home = root / "encoder-home"
-    with (root / "encoder-home.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (home / "added.json").exists():
-            env = {**os.environ, "MODELRY_HOME": str(home)}
-            command = [sys.executable, "-m", "modelry.cli.main", "encoder", "add", "--json"]
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-            assert done.returncode == 0, done.stderr
-            (home / "added.json").write_text(done.stdout)
-    return home
 
 
 @pytest.fixture(scope="module")

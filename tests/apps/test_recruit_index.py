@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,24 +29,6 @@ RESUMES = {
     "3": "Java developer with Spring Boot, microservices and Kubernetes on AWS.",
     "4": "Accountant: Tally, GST returns, auditing and financial analysis.",
 }
-
-
-@pytest.fixture(scope="session")
-def encoder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The session's registry holding ``text-encoder`` version 1 (the same one, and lock, as
-    tests/api/test_http_encoder.py uses; read-only)."""
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    home = root / "encoder-home"
-    with (root / "encoder-home.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (home / "added.json").exists():
-            env = {**os.environ, "MODELRY_HOME": str(home)}
-            command = [sys.executable, "-m", "modelry.cli.main", "encoder", "add", "--json"]
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-            assert done.returncode == 0, done.stderr
-            (home / "added.json").write_text(done.stdout)
-    return home
 
 
 def home_with_encoder(encoder_home: Path, home: Path) -> Path:

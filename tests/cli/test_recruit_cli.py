@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +23,6 @@ c9,Hull,"Registered nurse, patient care in intensive care units."
 c4,Bath,
 c5,Ely,"Java developer, Spring Boot, Kubernetes."
 """
-
-
-@pytest.fixture(scope="session")
-def encoder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The session's registry holding ``text-encoder`` (shared with the other encoder tests
-    through the same directory and lock; read-only)."""
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    home = root / "encoder-home"
-    with (root / "encoder-home.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (home / "added.json").exists():
-            env = {**os.environ, "MODELRY_HOME": str(home)}
-            command = [sys.executable, "-m", "modelry.cli.main", "encoder", "add", "--json"]
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-            assert done.returncode == 0, done.stderr
-            (home / "added.json").write_text(done.stdout)
-    return home
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -22,6 +22,8 @@ from modelry.errors import SourceError
 from modelry.serving.batching import BatchPolicy
 from modelry.serving.dataplane import DataPlane, RegistryView
 from modelry.serving.pool import ModelPool, Served
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +72,29 @@ def score_file(
     the destination and renamed into place at the end, so an interrupted run never
     leaves a half-written file under the final name.
     """
+
+    async def work(plane: DataPlane, served: Served) -> ScoreReport:
+        return await score_with(plane, served, source, destination, batch_rows, on_batch)
+
+    return with_model(registry, name, version, work)
+
+
+def with_model(
+    registry: RegistryView,
+    name: str,
+    version: int,
+    work: Callable[[DataPlane, Served], Awaitable[T]],
+) -> T:
+    """Run ``work`` on ``name`` at ``version``, loaded by a data plane of its own: a batch
+    job's way to a model (no batching: each chunk is one predict call, in a worker thread)."""
     plane = DataPlane(
         ModelPool(registry, names=[name], policy=BatchPolicy(enabled=False)), registry
     )
 
-    async def run() -> ScoreReport:
+    async def run() -> T:
         await plane.start(eager=False)
         try:
-            served = await plane.model(name, str(version))
-            return await score_with(plane, served, source, destination, batch_rows, on_batch)
+            return await work(plane, await plane.model(name, str(version)))
         finally:
             await plane.stop()
 

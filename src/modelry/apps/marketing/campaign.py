@@ -10,7 +10,6 @@ few dozen columns is a few hundred MB at most).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +25,9 @@ from modelry.apps.marketing.targeting import Selection, check_economics, choose,
 from modelry.data.columns import Coded
 from modelry.data.sources import iter_batches
 from modelry.errors import ConfigError, SchemaError, SourceError
-from modelry.serving.batching import BatchPolicy
 from modelry.serving.dataplane import DataPlane, RegistryView
-from modelry.serving.pool import ModelPool
-from modelry.serving.scoring import arrow_column
+from modelry.serving.pool import Served
+from modelry.serving.scoring import arrow_column, with_model
 
 ADDED_COLUMNS = ("score", "expected_profit", "contacted")
 """The columns a targeting run appends to the customers' own (and ``reasons`` on request)."""
@@ -97,49 +95,40 @@ def score_customers(
     """
     import pyarrow as pa
 
-    plane = DataPlane(
-        ModelPool(registry, names=[name], policy=BatchPolicy(enabled=False)), registry
-    )
-
-    async def run() -> Scored:
-        await plane.start(eager=False)
-        try:
-            served = await plane.model(name, str(version))
-            runtime = served.runtime
-            effect = effect_output(runtime)
-            kinds = runtime.input_kinds()
-            numeric = [c for c, kind in kinds.items() if kind == "number"] + list(numbers)
-            batches: list[Any] = []
-            scores: list[NDArray[np.float64]] = []
-            extra: dict[str, list[NDArray[np.float64]]] = {c: [] for c in numbers}
-            kept: dict[str, list[np.ndarray]] = {c: [] for c in kinds} if keep_inputs else {}
-            for columns in _batches(source, batch_rows, numeric, numbers):
-                if not batches:
-                    added = [*ADDED_COLUMNS, "reasons"] if keep_inputs else ADDED_COLUMNS
-                    _check_columns(source, columns, [*kinds, *numbers], added)
-                n = len(next(iter(columns.values())))
-                outputs = await plane.outputs(served, columns, n)
-                scores.append(np.asarray(outputs[effect], dtype=np.float64).reshape(-1))
-                for c in numbers:
-                    extra[c].append(_numbers(source, c, columns[c]))
-                for c, parts in kept.items():
-                    values = columns[c]
-                    parts.append(values.decode() if isinstance(values, Coded) else values)
-                batches.append(
-                    pa.RecordBatch.from_pydict({c: arrow_column(v) for c, v in columns.items()})
-                )
-            return Scored(
-                table=pa.Table.from_batches(batches),
-                effect=np.concatenate(scores),
-                effect_name=effect,
-                numbers={c: np.concatenate(parts) for c, parts in extra.items()},
-                kind=runtime.kind,
-                inputs={c: np.concatenate(parts) for c, parts in kept.items()},
+    async def work(plane: DataPlane, served: Served) -> Scored:
+        runtime = served.runtime
+        effect = effect_output(runtime)
+        kinds = runtime.input_kinds()
+        numeric = [c for c, kind in kinds.items() if kind == "number"] + list(numbers)
+        batches: list[Any] = []
+        scores: list[NDArray[np.float64]] = []
+        extra: dict[str, list[NDArray[np.float64]]] = {c: [] for c in numbers}
+        kept: dict[str, list[np.ndarray]] = {c: [] for c in kinds} if keep_inputs else {}
+        for columns in _batches(source, batch_rows, numeric, numbers):
+            if not batches:
+                added = [*ADDED_COLUMNS, "reasons"] if keep_inputs else ADDED_COLUMNS
+                _check_columns(source, columns, [*kinds, *numbers], added)
+            n = len(next(iter(columns.values())))
+            outputs = await plane.outputs(served, columns, n)
+            scores.append(np.asarray(outputs[effect], dtype=np.float64).reshape(-1))
+            for c in numbers:
+                extra[c].append(_numbers(source, c, columns[c]))
+            for c, parts in kept.items():
+                values = columns[c]
+                parts.append(values.decode() if isinstance(values, Coded) else values)
+            batches.append(
+                pa.RecordBatch.from_pydict({c: arrow_column(v) for c, v in columns.items()})
             )
-        finally:
-            await plane.stop()
+        return Scored(
+            table=pa.Table.from_batches(batches),
+            effect=np.concatenate(scores),
+            effect_name=effect,
+            numbers={c: np.concatenate(parts) for c, parts in extra.items()},
+            kind=runtime.kind,
+            inputs={c: np.concatenate(parts) for c, parts in kept.items()},
+        )
 
-    return asyncio.run(run())
+    return with_model(registry, name, version, work)
 
 
 def _batches(
