@@ -103,7 +103,7 @@ def test_early_stopping_restores_the_best_epoch() -> None:
     tr, va = _split(X, y, 150)
     net = _net(8, hidden=[64, 64], dropout=0.0)
     logs: list[EpochLog] = []
-    cfg = _opt(optimizer="adam", lr=0.02, batch_size=16, epochs=60, patience=3)
+    cfg = _opt(optimizer="adam", lr=0.02, batch_size=16, epochs=60, patience=3, monitor="metric")
     result = train(net, Task.BINARY, tr, va, cfg, on_epoch=logs.append)
     assert result.stopped_early and result.epochs_run < 60
     assert result.epochs_run == result.best_epoch + 3
@@ -184,7 +184,8 @@ def test_regression_outputs_in_target_units() -> None:
     y = (5000.0 + 800.0 * np.tanh(X[:, 0]) + 300.0 * X[:, 1]).astype(np.float32)
     tr, va = _split(X, y, 500)
     net = _net(2, hidden=[16], dropout=0.0)
-    result = train(net, Task.REGRESSION, tr, va, _opt(lr=0.01, batch_size=32, epochs=40))
+    cfg = _opt(lr=0.01, batch_size=32, epochs=40, monitor="metric")
+    result = train(net, Task.REGRESSION, tr, va, cfg)
     pred = predict_output(net, Task.REGRESSION, va.dense, va.codes)
     assert abs(float(pred.mean()) - float(va.y.mean())) < 100
     rmse = float(np.sqrt(np.mean((pred - va.y) ** 2)))
@@ -224,7 +225,8 @@ def test_multiclass_trains_above_chance() -> None:
     X = centers[labels] + rng.normal(size=(450, 2))
     tr, va = _split(X, labels.astype(np.int64), 360)
     net = _net(2, n_out=3, hidden=[16])
-    result = train(net, Task.MULTICLASS, tr, va, _opt(lr=0.02, batch_size=32, epochs=20))
+    cfg = _opt(lr=0.02, batch_size=32, epochs=20, monitor="metric")
+    result = train(net, Task.MULTICLASS, tr, va, cfg)
     proba = predict_output(net, Task.MULTICLASS, va.dense, va.codes)
     assert proba.shape == (90, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
@@ -240,6 +242,30 @@ def test_single_class_validation_monitors_the_loss() -> None:
     result = train(_net(8, hidden=[4]), Task.BINARY, tr, va, _opt(epochs=3, batch_size=20))
     assert result.metric == "valid_loss"
     assert all(e.valid_metric == e.valid_loss for e in result.history)
+
+
+def test_small_validation_split_monitors_the_loss_by_default() -> None:
+    # 150 validation rows: ROC-AUC there moves in steps too coarse to pick an epoch by.
+    X, y = _noisy_binary(300)
+    tr, va = _split(X, y, 150)
+    result = train(_net(8, hidden=[8]), Task.BINARY, tr, va, _opt(epochs=6, batch_size=16))
+    assert result.metric == "valid_loss" and not result.higher_is_better
+    assert result.best.valid_loss == min(e.valid_loss for e in result.history)
+    forced = train(
+        _net(8, hidden=[8]), Task.BINARY, tr, va, _opt(epochs=2, batch_size=16, monitor="metric")
+    )
+    assert forced.metric == "roc_auc"
+
+
+def test_large_validation_split_monitors_the_metric_by_default() -> None:
+    X, y = _noisy_binary(2400)
+    tr, va = _split(X, y, 1200)  # 1,200 validation rows, above SMALL_VALID
+    result = train(_net(8, hidden=[8]), Task.BINARY, tr, va, _opt(epochs=2, batch_size=256))
+    assert result.metric == "roc_auc"
+    loss = train(
+        _net(8, hidden=[8]), Task.BINARY, tr, va, _opt(epochs=2, batch_size=256, monitor="loss")
+    )
+    assert loss.metric == "valid_loss"
 
 
 def test_bad_inputs() -> None:

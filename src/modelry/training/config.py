@@ -28,6 +28,7 @@ LossName = Literal["auto", "mse", "huber", "bce", "cross_entropy"]
 OptimizerName = Literal["gd", "sgd", "momentum", "nesterov", "adam", "adamw"]
 Schedule = Literal["none", "step", "cosine", "plateau"]
 Balance = Literal["none", "weights", "oversample"]
+MonitorName = Literal["auto", "metric", "loss"]
 Fairness = Literal["none", "demographic_parity", "equalized_odds"]
 
 
@@ -118,6 +119,13 @@ class OptimConfig(_Strict):
 
     early_stopping: bool = True
     patience: int = Field(default=5, ge=1)
+    monitor: MonitorName = Field(
+        default="auto",
+        description="What early stopping watches: the task's primary metric ('metric'), the "
+        "validation loss ('loss'), or 'auto': the loss when the validation split has fewer "
+        "than 1,000 rows (a metric such as ROC-AUC on a few dozen rows is too noisy to pick "
+        "an epoch by), the metric otherwise.",
+    )
     balance: Balance = "none"
     noise: float = Field(default=0.0, ge=0, description="Std of Gaussian noise on inputs.")
     recency_half_life: float | None = Field(
