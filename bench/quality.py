@@ -145,7 +145,8 @@ def reference_data(table: dict[str, Any], seed: int) -> dict[str, Any]:
     from modelry.training.config import TrainConfig
 
     config = TrainConfig.from_dict({"data": table["data"], "training": {"seed": seed}})
-    schema, _, y, split, _, _, frame = prepare(config, table["path"])
+    prepared = prepare(config, table["path"])
+    schema, y, split, frame = prepared.schema, prepared.y, prepared.split, prepared.frame
     d = config.data
     again = split_rows(
         len(frame),
