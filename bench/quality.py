@@ -130,6 +130,8 @@ def run_modelry(table: dict[str, Any], seed: int, home: Path) -> dict[str, Any]:
         "test": test[metric],
         "seconds": out.train_seconds,
         "wall_seconds": wall,
+        "served": out.served,  # the served model's figure is "test"; the network's beside it
+        "network_test": (out.network or out.metrics)["test"][metric],
         "pipeline_baseline": out.baseline["name"],
         "pipeline_baseline_test": out.baseline["test"].get(metric),
         "epochs_run": out.epochs_run,

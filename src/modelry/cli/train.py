@@ -164,8 +164,8 @@ def train_command(
         Opt(
             "--model",
             help="What the version serves: 'auto' (default) serves the linear baseline when it "
-            "beats the network by more than the noise of the comparison (one sd of a paired "
-            "bootstrap), on the validation split, or on 5-fold out-of-fold predictions when "
+            "beats the network by more than twice the noise of the comparison (the sd of a "
+            "paired bootstrap), on the validation split, or on 5-fold out-of-fold predictions when "
             "the training split has under 1,000 rows; 'network' or 'baseline' forces it.",
             rich_help_panel=NET,
         ),
