@@ -108,7 +108,7 @@ def check_outputs(outputs: Outputs, specs: Sequence[TensorSpec], rows: int) -> N
         ArtifactError: a missing, undeclared or mis-shaped output.
     """
     declared = [s.name for s in specs]
-    if list(outputs) != declared and set(outputs) != set(declared):
+    if set(outputs) != set(declared):
         missing = [n for n in declared if n not in outputs]
         extra = [n for n in outputs if n not in declared]
         what = f"missing {missing}" if missing else f"undeclared {extra}"
