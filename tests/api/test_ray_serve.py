@@ -73,12 +73,20 @@ def on_ray(url: str, settings: Settings, watch_interval: float = 1.0) -> None:
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
-def ray_home(models_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The trained registry, copied once for this module (its tests run in order)."""
-    target = tmp_path_factory.mktemp("ray") / "home"
-    shutil.copytree(models_home, target, ignore=shutil.ignore_patterns("data", "trained"))
-    return target
+@pytest.fixture
+def record(request: pytest.FixtureRequest) -> Callable[[str, object], None]:
+    """Note a measured figure in the test report (and print it, for ``-s``)."""
+
+    def note(name: str, value: object) -> None:
+        request.node.user_properties.append((name, value))
+        print(f"\n{request.node.name}: {name} = {value}")
+
+    return note
+
+
+def served_version(url: str, name: str) -> int:
+    meta = httpx.get(f"{url}/v2/models/{name}", headers=AUTH, timeout=30).json()
+    return int(meta["parameters"]["version"])
 
 
 # -- 1. the same protocol as the embedded server -------------------------------------------
@@ -179,15 +187,15 @@ def answer(response: httpx.Response, path: str) -> tuple[int, str, Any]:
 
 
 def test_both_engines_answer_the_same_requests_alike(
-    cluster: str, ray_home: Path, record_property: Callable[[str, object], None]
+    cluster: str, home: Path, record: Callable[[str, object], None]
 ) -> None:
-    settings = Settings(home=ray_home, api_keys=[KEY])
+    settings = Settings(home=home, api_keys=[KEY])
     started = time.perf_counter()
     on_ray(cluster, settings)
-    record_property("ray_deploy_s", round(time.perf_counter() - started, 1))
+    record("ray_deploy_s", round(time.perf_counter() - started, 1))
     table = requests_table()
     with (
-        live_server(ray_home, MODELRY_API_KEYS=json.dumps([KEY])) as embedded_url,
+        live_server(home, MODELRY_API_KEYS=json.dumps([KEY])) as embedded_url,
         httpx.Client(base_url=embedded_url, timeout=60) as client,
     ):
         embedded = [answer(send(client, r), r[1]) for r in table]
@@ -201,7 +209,7 @@ def test_both_engines_answer_the_same_requests_alike(
         assert same(here[2], there[2]), f"{label}: embedded {here[2]!r}\nray {there[2]!r}"
     # every served version runs as a deployment of its own
     apps = set(serve.status().applications)
-    assert {"modelry", "clients-v2", "tiers-v1", "spend-v1", "clients-v1"} <= apps
+    assert {"modelry", "clients-v2", "clients-v1", "tiers-v1", "spend-v1"} <= apps
 
 
 # -- 3. promotion under load -----------------------------------------------------------------
@@ -257,18 +265,18 @@ def wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:
 
 
 def test_promotion_under_load_fails_no_request(
-    cluster: str, ray_home: Path, record_property: Callable[[str, object], None]
+    cluster: str, home: Path, record: Callable[[str, object], None]
 ) -> None:
-    on_ray(cluster, Settings(home=ray_home, api_keys=[KEY]), watch_interval=0.2)
+    on_ray(cluster, Settings(home=home, api_keys=[KEY]), watch_interval=0.2)
     body = {"instances": [INSTANCE]}
     with Load(cluster, "/v1/models/clients:predict", body) as load:
         wait_for(lambda: load.versions[2] >= 20, 30, "requests on version 2")
-        Registry(Settings(home=ray_home)).set_alias("clients", "production", 1)
+        Registry(Settings(home=home)).set_alias("clients", "production", 1)
         wait_for(lambda: load.versions[1] >= 50, 60, "requests on version 1")
         # the retired version's application goes once its requests are done
         wait_for(lambda: "clients-v2" not in serve.status().applications, 30, "clients-v2 gone")
         time.sleep(0.5)
-    record_property("promotion_requests", sum(load.statuses.values()))
+    record("promotion_requests", sum(load.statuses.values()))
     assert load.statuses == Counter({200: sum(load.statuses.values())}), load.errors[:3]
     assert not load.errors, load.errors[:3]
 
@@ -286,13 +294,14 @@ def replica_actors(app: str) -> set[str]:
 
 
 def test_a_killed_replica_is_replaced_under_load(
-    cluster: str, ray_home: Path, record_property: Callable[[str, object], None]
+    cluster: str, home: Path, record: Callable[[str, object], None]
 ) -> None:
-    # runs after the promotion test: clients is served by version 1
-    write_serving(ray_home, "clients", ModelServing(num_replicas=2, num_cpus=0.2))
-    on_ray(cluster, Settings(home=ray_home, api_keys=[KEY]))
-    wait_for(lambda: len(replica_actors("clients-v1")) == 2, 60, "two replicas of clients-v1")
-    before = replica_actors("clients-v1")
+    write_serving(home, "clients", ModelServing(num_replicas=2, num_cpus=0.2))
+    on_ray(cluster, Settings(home=home, api_keys=[KEY]))
+    version = served_version(cluster, "clients")
+    app = f"clients-v{version}"
+    wait_for(lambda: len(replica_actors(app)) == 2, 60, f"two replicas of {app}")
+    before = replica_actors(app)
     body = {"instances": [INSTANCE]}
     with Load(cluster, "/v1/models/clients:predict", body) as load:
         wait_for(lambda: load.statuses[200] >= 20, 30, "requests served")
@@ -301,8 +310,8 @@ def test_a_killed_replica_is_replaced_under_load(
         killed_at = time.monotonic()
         wait_for(
             lambda: (
-                len(replica_actors("clients-v1") - before) == 1
-                and launch.replica_count("clients", 1) == 2
+                len(replica_actors(app) - before) == 1
+                and launch.replica_count("clients", version) == 2
             ),
             90,
             "a replacement replica",
@@ -312,12 +321,10 @@ def test_a_killed_replica_is_replaced_under_load(
         wait_for(lambda: load.statuses[200] >= served + 20, 30, "requests after the replacement")
     failed = load.failed
     total = sum(load.statuses.values()) + load.transport_errors
-    record_property("kill_failed_requests", failed)
-    record_property("kill_total_requests", total)
-    record_property("kill_replaced_s", round(replaced_s, 1))
-    print(f"\nreplica killed under load: {failed} of {total} requests failed; "
-          f"replaced in {replaced_s:.1f} s")  # fmt: skip
-    assert victim not in replica_actors("clients-v1")
+    record("kill_failed_requests", failed)
+    record("kill_total_requests", total)
+    record("kill_replaced_s", round(replaced_s, 1))
+    assert victim not in replica_actors(app)
     assert failed <= total // 10  # what failed was in flight on the killed replica
 
 
@@ -325,21 +332,28 @@ def test_a_killed_replica_is_replaced_under_load(
 
 
 def test_models_scale_changes_a_running_deployment_and_persists(
-    cluster: str, ray_home: Path, run_cli: Any
+    cluster: str, home: Path, run_cli: Any
 ) -> None:
-    # the cluster of the previous test still runs clients-v1 with two replicas
-    done = run_cli("models", "scale", "clients", "--replicas", "1", "--address", "auto", "--json",
-                   home=ray_home)  # fmt: skip
+    write_serving(home, "clients", ModelServing(num_cpus=0.2))
+    on_ray(cluster, Settings(home=home, api_keys=[KEY]))
+    version = served_version(cluster, "clients")
+    app = f"clients-v{version}"
+    assert len(replica_actors(app)) == 1
+    done = run_cli("models", "scale", "clients", "--replicas", "2", "--address", "auto", "--json",
+                   home=home)  # fmt: skip
     assert done.code == 0, done.err
     printed = json.loads(done.out)
-    assert printed["applied_to_versions"] == [1] and printed["serving"]["num_replicas"] == 1
-    wait_for(lambda: len(replica_actors("clients-v1")) == 1, 60, "one replica of clients-v1")
-    stored = read_serving(ray_home, "clients")
-    assert stored.num_replicas == 1 and stored.num_cpus == 0.2  # merged, not replaced
-    done = run_cli("models", "scale", "clients", "--min", "1", "--max", "3", home=ray_home)
+    assert printed["applied_to_versions"] == [version] and printed["serving"]["num_replicas"] == 2
+    wait_for(lambda: launch.replica_count("clients", version) == 2, 60, f"two replicas of {app}")
+    with httpx.Client(base_url=cluster, timeout=30, headers=AUTH) as client:
+        r = client.post("/v1/models/clients:predict", json={"instances": [INSTANCE]})
+        assert r.status_code == 200, r.text
+    stored = read_serving(home, "clients")
+    assert stored.num_replicas == 2 and stored.num_cpus == 0.2  # merged, not replaced
+    done = run_cli("models", "scale", "clients", "--min", "1", "--max", "3", home=home)
     assert done.code == 0, done.err
-    assert read_serving(ray_home, "clients").autoscaling
-    bad = run_cli("models", "scale", "clients", "--min", "3", "--max", "1", home=ray_home)
+    assert read_serving(home, "clients").autoscaling
+    bad = run_cli("models", "scale", "clients", "--min", "3", "--max", "1", home=home)
     assert bad.code == 1 and "min_replicas" in bad.err
 
 
