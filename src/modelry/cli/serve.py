@@ -76,6 +76,13 @@ def serve_command(
     settings = Settings().model_copy(update=updates)
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     if engine is Engine.ray:
+        if workers > 1:
+            from modelry.errors import ConfigError
+
+            raise ConfigError(
+                "--workers is the embedded engine's; on Ray each model scales on its own: "
+                "modelry models scale NAME --replicas N"
+            )
         _serve_on_ray(settings, address, host, port, names, num_cpus)
         return
     serve(settings, host=host, port=port, workers=workers, models=names)
