@@ -161,9 +161,11 @@ class RayVersions:
         cfg = read_serving(self.home, entry.name)
         with self._lock:
             self._users[app] = self._users.get(app, 0) + 1
+        deployed_here = False
         try:
-            deployed = {a for a in serve.status().applications}
+            deployed = set(serve.status().applications)
             if app not in deployed:
+                deployed_here = True
                 log.info("deploying %s", app)
                 serve.run(
                     model_application(entry.path, entry.name, entry.version, cfg),
@@ -173,11 +175,12 @@ class RayVersions:
                 )
             handle = serve.get_deployment_handle(MODEL_DEPLOYMENT, app_name=app)
             declaration: Declaration = handle.declaration.remote().result()
-        except ModelryError:
+        except Exception as exc:  # e.g. the kind refused the version: keep serving the others
             self._drop(app)
-            raise
-        except Exception as exc:  # Ray's own errors: the pool keeps what it serves
-            self._drop(app)
+            if deployed_here:  # a failed application would linger, retrying its replicas
+                serve.delete(app, _blocking=False)
+            if isinstance(exc, ModelryError):
+                raise
             raise ModelryError(f"cannot deploy {app} on Ray: {exc}") from exc
         runtime = RemoteRuntime(entry, declaration, handle)
         served = RemoteServed(
