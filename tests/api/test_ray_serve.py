@@ -412,3 +412,24 @@ def test_heads_reach_the_shared_encoder_deployment_by_handle(
     assert {"text-encoder-v1", "fit-a-v1", "fit-b-v1"} <= set(apps)
     handle = serve.get_deployment_handle("model", app_name="fit-a-v1")
     assert handle.stats.remote().result()["encoded"] is None
+
+
+# -- a version that cannot be served ------------------------------------------------------------
+
+
+def test_a_version_that_fails_to_deploy_is_refused_by_name_and_removed(
+    cluster: str, home: Path
+) -> None:
+    registry = Registry(Settings(home=home))
+    with registry.new_artifact() as writer:
+        writer.write_json("x.json", {})
+        staged = writer.finish({"name": "broken", "kind": "nope"})
+        registry.register("broken", staged, task="nope", metrics={}, lineage={})
+    on_ray(cluster, Settings(home=home, api_keys=[KEY]))  # ready: the others are served
+    with httpx.Client(base_url=cluster, timeout=120, headers=AUTH) as client:
+        r = client.post("/v1/models/broken:predict", json={"instances": [{"a": 1}]})
+        assert r.status_code == 500
+        assert "broken-v1" in r.json()["error"] and "unknown model kind 'nope'" in r.json()["error"]
+        ok = client.post("/v1/models/clients:predict", json={"instances": [INSTANCE]})
+        assert ok.status_code == 200, ok.text
+    wait_for(lambda: "broken-v1" not in serve.status().applications, 30, "broken-v1 removed")

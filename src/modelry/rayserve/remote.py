@@ -53,6 +53,21 @@ def unwrap(result: Any) -> Any:
     return result
 
 
+def replica_error(app: str) -> str | None:
+    """The error a failed application's replicas raised, from Serve's status (its last
+    ``modelry.errors.…: message`` line), or None."""
+    try:
+        status: Any = serve.status().applications[app]
+        messages = [d.message for d in status.deployments.values()]
+    except Exception:  # gone already, or Serve unreachable
+        return None
+    for message in messages:
+        lines = [ln.strip() for ln in str(message).splitlines() if "modelry.errors." in ln]
+        if lines:
+            return lines[-1].split("modelry.errors.", 1)[1]
+    return None
+
+
 class RemoteRuntime(Runtime):
     """A version's declaration on the ingress; its predictions run in the deployment."""
 
@@ -177,11 +192,12 @@ class RayVersions:
             declaration: Declaration = handle.declaration.remote().result()
         except Exception as exc:  # e.g. the kind refused the version: keep serving the others
             self._drop(app)
+            reason = replica_error(app) if deployed_here else None
             if deployed_here:  # a failed application would linger, retrying its replicas
                 serve.delete(app, _blocking=False)
             if isinstance(exc, ModelryError):
                 raise
-            raise ModelryError(f"cannot deploy {app} on Ray: {exc}") from exc
+            raise ModelryError(f"cannot deploy {app} on Ray: {reason or exc}") from exc
         runtime = RemoteRuntime(entry, declaration, handle)
         served = RemoteServed(
             runtime=runtime,

@@ -195,8 +195,9 @@ class ModelReplica:
             return Failure(exc)
 
     def __del__(self) -> None:
-        if self.batcher is not None:
-            self.batcher.close()
+        batcher = getattr(self, "batcher", None)  # None too when __init__ failed
+        if batcher is not None:
+            batcher.close()
 
 
 def model_application(path: Path, name: str, version: int, cfg: ModelServing) -> Any:
