@@ -134,6 +134,8 @@ def bundle(
         "target_drift": prepared.drift.to_dict() if prepared.drift else None,
         "cleaning": prepared.report.model_dump(mode="json"),
     }
+    if result.engine != "local":
+        metrics_doc["engine"] = {"name": result.engine, "workers": result.workers}
     if fitted.privacy:
         metrics_doc["privacy"] = fitted.privacy
     if fair.metrics:

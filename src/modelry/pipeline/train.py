@@ -119,8 +119,13 @@ def train_model(
     data = preprocess(
         prepared, config.features, recency_half_life=config.training.recency_half_life
     )
-    stage("training the network")
-    fitted = fit(prepared, data, config, on_epoch=on_epoch)
+    on_ray = config.engine.name == "ray"
+    stage(
+        f"training the network on {config.engine.workers} Ray workers"
+        if on_ray
+        else "training the network"
+    )
+    fitted = fit(prepared, data, config, on_epoch=on_epoch, ray_storage=settings.home / "ray")
     stage("evaluating beside the baseline")
     evaluated = evaluate(data, fitted)
     chosen = choose(prepared, data, fitted, evaluated, config)
