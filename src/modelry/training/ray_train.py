@@ -226,7 +226,8 @@ def worker_error(exc: BaseException) -> ModelryError:
         if isinstance(failure, ModelryError):
             return failure
     first = next(iter(failures.values()), exc)
-    return ConfigError(f"training on Ray failed: {str(first).strip().splitlines()[-1]}")
+    last_line = (str(first).strip().splitlines() or [type(first).__name__])[-1].strip()
+    return ConfigError(f"training on Ray failed: {last_line}")
 
 
 def _read_checkpoint(checkpoint: Any, root: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
