@@ -39,6 +39,7 @@ it, and the embedded path never imports this module (an import-linter contract).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import secrets
 import shutil
@@ -146,8 +147,11 @@ def train_on_ray(
     if len(train) < engine.workers * _min_rows(net):
         raise DataError(f"{len(train)} training rows cannot be shared by {engine.workers} workers")
     ray = _ray()
-    own = tempfile.TemporaryDirectory(prefix="modelry-ray-") if storage is None else None
-    root = (Path(own.name) if own else storage).resolve()  # type: ignore[union-attr]
+    own: tempfile.TemporaryDirectory[str] | None = None
+    if storage is None:
+        own = tempfile.TemporaryDirectory(prefix="modelry-ray-")
+        storage = Path(own.name)
+    root = storage.resolve()
     run = f"train-{uuid.uuid4().hex[:12]}"
     token = secrets.token_hex(8)
     home_check = root / f"{run}.home-check"
@@ -185,7 +189,12 @@ def _connected(ray: Any, engine: EngineConfig) -> Iterator[None]:
         ray.init(address=engine.address, log_to_driver=False)
     else:
         cpus = math.ceil(engine.workers * engine.cpus_per_worker)
-        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            num_cpus=cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
     try:
         yield
     finally:
