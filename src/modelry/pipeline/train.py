@@ -88,6 +88,7 @@ def train_model(
     on_epoch: Callable[[EpochLog], None] | None = None,
     on_stage: Stage | None = None,
     on_warning: Stage | None = None,
+    tuning: dict[str, Any] | None = None,
 ) -> TrainOutcome:
     """Train, evaluate and register one model version from the table at ``data_path``.
 
@@ -98,6 +99,8 @@ def train_model(
         on_epoch: Called after every epoch.
         on_stage: Called with a short description as each stage begins.
         on_warning: Called with each leakage warning as soon as it is known, before training.
+        tuning: The search that chose ``config``'s settings (``modelry tune``), for
+            ``metrics.json`` and the card.
 
     Raises:
         DataError: ``config.data.strict_leaks`` and a column may leak the target.
@@ -145,6 +148,7 @@ def train_model(
         onnx=onnx,
         train_seconds=train_seconds,
         chosen=chosen,
+        tuning=tuning,
     )
     served = partial(
         _verify_served,

@@ -158,7 +158,7 @@ def train_on_ray(
     try:
         root.mkdir(parents=True, exist_ok=True)
         home_check.write_text(token)
-        with _connected(ray, engine):
+        with connected(ray, engine):
             job = _Job(net, task, config, str(home_check), token)
             refs = {"train": ray.put(train), "valid": ray.put(valid)}
             result = _fit(ray, job, refs, engine, root, run)
@@ -180,7 +180,7 @@ def train_on_ray(
 
 
 @contextmanager
-def _connected(ray: Any, engine: EngineConfig) -> Iterator[None]:
+def connected(ray: Any, engine: EngineConfig) -> Iterator[None]:
     """Ray as the engine asks: joined, started here (and stopped after), or already up."""
     if ray.is_initialized():
         yield
