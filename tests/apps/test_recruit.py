@@ -10,9 +10,9 @@ import pytest
 
 from modelry.apps.recruitment import decisions
 from modelry.apps.recruitment.encoding import passages
-from modelry.apps.recruitment.index import read_rows
 from modelry.apps.recruitment.matching import Components, Weights, check_job, combine, ranking
 from modelry.apps.recruitment.skills import parse_vocabulary, vocabulary
+from modelry.apps.recruitment.sources import read_rows
 from modelry.errors import DataError, InvalidInputError
 
 

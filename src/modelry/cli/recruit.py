@@ -42,7 +42,8 @@ def index_command(
 ) -> None:
     """Redact, deduplicate, find skills, embed and store candidates as an index version."""
     from modelry.apps.recruitment.encoding import open_encoder
-    from modelry.apps.recruitment.index import build_index, read_rows
+    from modelry.apps.recruitment.index import build_index
+    from modelry.apps.recruitment.sources import read_rows
 
     settings = Settings()
     index_name = name or re.sub(r"[^A-Za-z0-9_.-]", "-", candidates.stem).lstrip("._-") or "pool"

@@ -24,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ from modelry.apps.recruitment.encoding import Encoder, passages
 from modelry.apps.recruitment.lexical import Lexical, saved_files
 from modelry.apps.recruitment.skills import vocabulary
 from modelry.data.privacy import redact_text
-from modelry.errors import ConfigError, DataError, NotFoundError, SourceError
+from modelry.errors import ConfigError, DataError, NotFoundError
 from modelry.registry.artifact import ArtifactWriter, commit_dir, load_artifact
 from modelry.settings import Settings
 
@@ -118,59 +120,6 @@ def check_name(name: str) -> str:
             "starting with a letter or digit"
         )
     return name
-
-
-def detect_text_column(frame: Any) -> str:
-    """The column of free text: among the string columns, the longest on average.
-
-    Raises:
-        SchemaError: no column holds text.
-    """
-    best, best_length = None, 0.0
-    for column in frame.columns:
-        values = frame[column].dropna()
-        strings = values[values.map(lambda v: isinstance(v, str))]
-        if len(strings) < max(1, len(values) // 2):
-            continue
-        length = float(strings.str.len().mean())
-        if length > best_length:
-            best, best_length = column, length
-    if best is None:
-        raise DataError("no column of text found; name it with --text-column")
-    return str(best)
-
-
-def read_rows(path: Path, text_column: str | None = None, id_column: str | None = None) -> Rows:
-    """The candidates of a CSV file: ids (the id column, or row numbers from 1) and texts.
-
-    Raises:
-        SourceError: the file cannot be read.
-        DataError: a named column is missing, ids repeat, or no column holds text.
-    """
-    import pandas as pd  # type: ignore[import-untyped]
-
-    try:
-        frame = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[""])
-    except FileNotFoundError as exc:
-        raise SourceError(f"{path}: no such file") from exc
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise SourceError(f"{path}: not a readable CSV file ({exc})") from exc
-    for column in (text_column, id_column):
-        if column is not None and column not in frame.columns:
-            raise DataError(f"{path}: no column {column!r} (columns: {list(frame.columns)})")
-    if text_column is None:
-        text_column = detect_text_column(frame.drop(columns=[id_column] if id_column else []))
-    if id_column is None:
-        ids = [str(i) for i in range(1, len(frame) + 1)]
-    else:
-        ids = ["" if v is None or v != v else str(v) for v in frame[id_column]]
-        seen: set[str] = set()
-        for value in ids:
-            if value in seen or not value:
-                raise DataError(f"{path}: column {id_column!r} has a missing or repeated id")
-            seen.add(value)
-    texts = [None if v != v else v for v in frame[text_column]]  # NaN -> None
-    return Rows(ids, texts, text_column, id_column)
 
 
 def has_words(text: str) -> bool:
@@ -293,6 +242,19 @@ def _versions(root: Path) -> list[Path]:
     return [p for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
 
 
+def newest_version(settings: Settings, name: str) -> int:
+    """The newest version of the index ``name``.
+
+    Raises:
+        NotFoundError: no such index.
+    """
+    check_name(name)
+    versions = [int(p.name) for p in _versions(indexes_dir(settings) / name)]
+    if not versions:
+        raise NotFoundError(f"no candidate index {name!r}: build one with `modelry recruit index`")
+    return max(versions)
+
+
 def load_index(settings: Settings, name: str, version: int | None = None) -> CandidateIndex:
     """The index ``name`` (its newest version unless ``version``), checked against its
     manifest.
@@ -301,13 +263,9 @@ def load_index(settings: Settings, name: str, version: int | None = None) -> Can
         NotFoundError: no such index or version.
         ArtifactError: its files do not match their manifest.
     """
-    check_name(name)
-    root = indexes_dir(settings) / name
-    versions = sorted(int(p.name) for p in _versions(root))
-    if not versions:
-        raise NotFoundError(f"no candidate index {name!r}: build one with `modelry recruit index`")
-    chosen = versions[-1] if version is None else version
-    if chosen not in versions:
+    chosen = newest_version(settings, name) if version is None else version
+    root = indexes_dir(settings) / check_name(name)
+    if not (root / str(chosen)).is_dir():
         raise NotFoundError(f"candidate index {name!r} has no version {chosen}")
     artifact = load_artifact(root / str(chosen))
     spec = IndexSpec.model_validate(artifact.read_json(INDEX_FILE))
@@ -319,3 +277,34 @@ def load_index(settings: Settings, name: str, version: int | None = None) -> Can
         passage_embeddings=np.load(artifact.file(PASSAGE_EMBEDDINGS_FILE), allow_pickle=False),
         lexical=Lexical.load(artifact.path / BM25_DIR, len(spec.candidates)),
     )
+
+
+class IndexCache:
+    """Indexes read once and kept, for a server: a request finds the newest version of an
+    index by one directory listing, and reads its files (checked against their manifest)
+    only when that version is new. Holds the ``size`` most recently used."""
+
+    def __init__(self, settings: Settings, size: int = 8) -> None:
+        self.settings = settings
+        self.size = size
+        self._loaded: OrderedDict[tuple[str, int], CandidateIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> CandidateIndex:
+        """The newest version of the index ``name`` (blocking: call it off the event loop).
+
+        Raises:
+            NotFoundError: no such index.
+        """
+        key = (name, newest_version(self.settings, name))
+        with self._lock:
+            index = self._loaded.get(key)
+            if index is not None:
+                self._loaded.move_to_end(key)
+                return index
+        index = load_index(self.settings, *key)
+        with self._lock:
+            self._loaded[key] = index
+            while len(self._loaded) > self.size:
+                self._loaded.popitem(last=False)
+        return index

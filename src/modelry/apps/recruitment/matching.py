@@ -27,7 +27,7 @@ from modelry.apps.recruitment.encoding import Encoder, passages, unit
 from modelry.apps.recruitment.index import CandidateIndex, has_words
 from modelry.apps.recruitment.skills import vocabulary
 from modelry.data.privacy import redact_text
-from modelry.errors import InvalidInputError
+from modelry.errors import InvalidInputError, NotFoundError
 
 MAX_JOB_PASSAGES = 64
 """Job passages embedded: a job's first 3,840 words or so. The rest still counts for BM25 and
@@ -98,13 +98,30 @@ def job_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def components(job: str, index: CandidateIndex, encoder: Encoder) -> Components:
-    """Score every candidate of ``index`` for ``job`` on each component."""
-    text = " ".join(redact_text(check_job(job)).split())
-    chunks = passages(text)[:MAX_JOB_PASSAGES]
-    _, job_vector = encoder.embed_document(chunks)
-    skills = vocabulary().extract(text)
-    wanted = set(skills)
+@dataclass(frozen=True)
+class Job:
+    """A job description ready to score: redacted, with its passages and skills."""
+
+    text: str  # redacted, whitespace folded
+    chunks: list[str]  # the passages that are embedded (at most MAX_JOB_PASSAGES)
+    skills: list[str]
+
+
+def prepare_job(text: str) -> Job:
+    """``text`` checked, redacted and cut into the passages the encoder embeds.
+
+    Raises:
+        InvalidInputError: it is empty or holds no words.
+    """
+    redacted = " ".join(redact_text(check_job(text)).split())
+    return Job(redacted, passages(redacted)[:MAX_JOB_PASSAGES], vocabulary().extract(redacted))
+
+
+def score(job: Job, chunk_vectors: np.ndarray, index: CandidateIndex) -> Components:
+    """Score every candidate of ``index`` for ``job``, whose passages embed as
+    ``chunk_vectors`` (by whichever path: in process or through the served encoder)."""
+    job_vector = unit(np.asarray(chunk_vectors, dtype=np.float32).mean(axis=0))
+    wanted = set(job.skills)
     coverage = np.array(
         [
             len(wanted.intersection(c.skills)) / len(wanted) if wanted else 0.0
@@ -112,12 +129,18 @@ def components(job: str, index: CandidateIndex, encoder: Encoder) -> Components:
         ]
     )
     return Components(
-        job_skills=skills,
-        semantic=index.embeddings.astype(np.float64) @ unit(job_vector).astype(np.float64),
-        lexical=index.lexical.scores(text),
+        job_skills=job.skills,
+        semantic=index.embeddings.astype(np.float64) @ job_vector.astype(np.float64),
+        lexical=index.lexical.scores(job.text),
         coverage=coverage,
         passage_cosines=index.passage_embeddings.astype(np.float64) @ job_vector,
     )
+
+
+def components(job: str, index: CandidateIndex, encoder: Encoder) -> Components:
+    """Score every candidate of ``index`` for ``job`` on each component."""
+    prepared = prepare_job(job)
+    return score(prepared, encoder.embed(prepared.chunks), index)
 
 
 def scaled(values: np.ndarray) -> np.ndarray:
@@ -153,6 +176,52 @@ def ranking(scores: np.ndarray, ids: list[str]) -> list[int]:
     return sorted(range(len(ids)), key=lambda i: (-rounded[i], id_key(ids[i])))
 
 
+def reasons(parts: Components, index: CandidateIndex, i: int) -> dict[str, Any]:
+    """Why candidate ``i`` scored as it did for the job ``parts`` were computed for."""
+    candidate = index.spec.candidates[i]
+    start, end = candidate.passages
+    best = start + int(np.argmax(parts.passage_cosines[start:end]))
+    have = set(candidate.skills)
+    return {
+        "matched_skills": [s for s in parts.job_skills if s in have],
+        "missing_skills": [s for s in parts.job_skills if s not in have],
+        "semantic": round(float(scaled(parts.semantic)[i]), DECIMALS),
+        "lexical": round(float(scaled(parts.lexical)[i]), DECIMALS),
+        "skill_coverage": round(float(parts.coverage[i]), DECIMALS),
+        "passage": index.passages[best][:PASSAGE_CHARS],
+        "passage_similarity": round(float(parts.passage_cosines[best]), DECIMALS),
+    }
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A job's shortlist, and the order of the whole index it was cut from."""
+
+    matches: list[Match]
+    order: list[int]  # every candidate's position in the index, best first
+
+
+def check_top(top: int) -> int:
+    if top < 1:
+        raise InvalidInputError(f"top must be at least 1, not {top}", field="top")
+    return top
+
+
+def rank(
+    parts: Components, index: CandidateIndex, top: int, weights: Weights = DEFAULT_WEIGHTS
+) -> Ranked:
+    """The ``top`` candidates for the job ``parts`` score, best first, with their reasons."""
+    scores = combine(parts, weights)
+    order = ranking(scores, index.ids)
+    matches = [
+        Match(
+            index.spec.candidates[i].id, round(float(scores[i]), DECIMALS), reasons(parts, index, i)
+        )
+        for i in order[: check_top(top)]
+    ]
+    return Ranked(matches, order)
+
+
 def match(
     job: str,
     index: CandidateIndex,
@@ -165,26 +234,50 @@ def match(
     Raises:
         InvalidInputError: the job is empty or holds no words, or ``top`` < 1.
     """
-    if top < 1:
-        raise InvalidInputError(f"top must be at least 1, not {top}")
-    parts = components(job, index, encoder)
-    scores = combine(parts, weights)
-    semantic, lexical = scaled(parts.semantic), scaled(parts.lexical)
-    ids = index.ids
-    out: list[Match] = []
-    for i in ranking(scores, ids)[:top]:
-        candidate = index.spec.candidates[i]
-        start, end = candidate.passages
-        best = start + int(np.argmax(parts.passage_cosines[start:end]))
-        have = set(candidate.skills)
-        reasons = {
-            "matched_skills": [s for s in parts.job_skills if s in have],
-            "missing_skills": [s for s in parts.job_skills if s not in have],
-            "semantic": round(float(semantic[i]), 6),
-            "lexical": round(float(lexical[i]), 6),
-            "skill_coverage": round(float(parts.coverage[i]), 6),
-            "passage": index.passages[best][:PASSAGE_CHARS],
-            "passage_similarity": round(float(parts.passage_cosines[best]), 6),
-        }
-        out.append(Match(candidate.id, round(float(scores[i]), DECIMALS), reasons))
-    return out
+    check_top(top)
+    return rank(components(job, index, encoder), index, top, weights).matches
+
+
+def candidate_position(index: CandidateIndex, candidate: str) -> int:
+    """Where candidate ``candidate`` is in ``index``.
+
+    Raises:
+        NotFoundError: the index holds no such candidate (or holds it as a duplicate).
+    """
+    for i, c in enumerate(index.spec.candidates):
+        if c.id == candidate:
+            return i
+    for kept, copies in index.spec.duplicates.items():
+        if candidate in copies:
+            raise NotFoundError(
+                f"candidate {candidate!r} is indexed as {kept!r} (the same résumé) in "
+                f"index {index.spec.name!r}"
+            )
+    raise NotFoundError(f"no candidate {candidate!r} in index {index.spec.name!r}")
+
+
+def rank_jobs(
+    candidate: str,
+    job_ids: list[str],
+    job_parts: list[Components],
+    index: CandidateIndex,
+    top: int,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> list[Match]:
+    """The ``top`` jobs for ``candidate``, best first: matching turned around.
+
+    A job's score is the candidate's combined score in that job's ranking of the whole
+    index (``job_parts[j]`` scores every candidate for job ``j``), so it is the very number
+    the candidate gets in that job's shortlist: it says where the candidate stands among the
+    index's candidates for each job. Reasons are the job's matched and missing skills and
+    the candidate's passage closest to it. Ties go by job id.
+
+    Raises:
+        NotFoundError: no such candidate in ``index``.
+    """
+    i = candidate_position(index, candidate)
+    scores = np.array([combine(parts, weights)[i] for parts in job_parts])
+    return [
+        Match(job_ids[j], round(float(scores[j]), DECIMALS), reasons(job_parts[j], index, i))
+        for j in ranking(scores, job_ids)[: check_top(top)]
+    ]
