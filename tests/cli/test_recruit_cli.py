@@ -100,3 +100,42 @@ def test_clear_errors(cli: Any, tmp_path: Path) -> None:
     done = cli("recruit", "index", str(bad))
     assert done.code == 1 and "no row holds text to index (1 empty, 1 no words)" in done.err
     assert done.err.count("\n") == 1  # one line, no traceback
+
+
+def test_jobs_are_ranked_for_a_candidate(cli: Any, home: Path, tmp_path: Path) -> None:
+    candidates = tmp_path / "pool.csv"
+    candidates.write_text(CSV)
+    assert cli("recruit", "index", str(candidates), "--id-column", "candidate").code == 0
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(
+        "id,title,description\n"
+        'j1,Nurse,"Intensive care nurse: patient care, night shifts."\n'
+        'j2,Backend,"Python developer for REST APIs with Django and Flask; SQL."\n'
+        'j3,Platform,"Java engineer: Spring Boot services on Kubernetes."\n'
+    )
+    done = cli(
+        "recruit", "match", "--index", "pool", "--candidate", "c7", "--jobs", str(jobs), "--json"
+    )
+    assert done.code == 0, done.err
+    printed = json.loads(done.out)
+    assert printed["candidate"] == "c7" and len(printed["matches"]) == 3  # fewer than 5
+    best = printed["matches"][0]
+    assert best["id"] == "j2" and set(best) == {"id", "score", "reasons"}
+    assert best["reasons"]["matched_skills"] == ["django", "python", "rest api", "sql"]
+    assert best["reasons"]["missing_skills"] == ["flask"]
+
+    done = cli("recruit", "match", "--index", "pool", "--candidate", "c5", "--jobs", str(jobs))
+    assert done.code == 0 and done.out.splitlines()[0].startswith("  1. j3")
+    assert "3 jobs; logged as decision 2" in done.out
+    entries = [json.loads(line) for line in cli("recruit", "log", "show").out.splitlines()]
+    assert [e["action"] for e in entries] == ["jobs", "jobs"] and entries[1]["candidate"] == "c5"
+
+    done = cli("recruit", "match", "--index", "pool", "--candidate", "c9", "--jobs", str(jobs))
+    assert done.code == 1 and "candidate 'c9' is indexed as 'c2'" in done.err
+    done = cli("recruit", "match", "--index", "pool", "--candidate", "c7")
+    assert done.code == 1 and "needs --candidate and --jobs" in done.err
+    done = cli("recruit", "match", "--index", "pool")
+    assert done.code == 1 and "give a JOB file" in done.err
+    jobs.write_text("id,description\nj1,Nurse for the ICU.\nj2,\n")
+    done = cli("recruit", "match", "--index", "pool", "--candidate", "c7", "--jobs", str(jobs))
+    assert done.code == 1 and "job 'j2': the job description is empty" in done.err

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelry.cli import console
 from modelry.errors import InvalidInputError, SourceError
 from modelry.settings import Settings
+
+if TYPE_CHECKING:
+    from modelry.apps.recruitment.shortlist import JobText
 
 recruit_app = typer.Typer(
     help="Recruitment: index candidates, match them to jobs, audit the decisions.",
@@ -98,18 +101,41 @@ def _read_job(path: Path) -> str:
 
 @recruit_app.command("match")
 def match_command(
-    job: Annotated[Path, typer.Argument(help="Text file of the job description.")],
     index: Annotated[str, typer.Option(help="The candidate index's name.")],
-    top: Annotated[int, typer.Option(min=1, help="How many candidates to list.")] = 20,
+    job: Annotated[
+        Path | None, typer.Argument(help="Text file of the job description.", show_default=False)
+    ] = None,
+    candidate: Annotated[
+        str | None, typer.Option(help="Rank jobs for this candidate instead (needs --jobs).")
+    ] = None,
+    jobs: Annotated[
+        Path | None, typer.Option(help="CSV of jobs for --candidate: an id column and a text.")
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="How many to list (20 candidates, or 5 jobs).", show_default=False
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Rank an index's candidates for a job, with reasons; the shortlist is logged."""
-    from modelry.apps.recruitment.shortlist import shortlist
+    """Rank an index's candidates for a job, or jobs for a candidate, with reasons; the
+    answer is logged."""
+    from modelry.apps.recruitment.shortlist import Shortlist, job_list, shortlist
 
-    result = shortlist(Settings(), _read_job(job), index, top=top)
+    result: Shortlist
+    if candidate is not None or jobs is not None:
+        if candidate is None or jobs is None or job is not None:
+            raise InvalidInputError("ranking jobs needs --candidate and --jobs, and no JOB file")
+        result = job_list(Settings(), candidate, _read_jobs(jobs), index, top=top or 5)
+    elif job is None:
+        raise InvalidInputError("give a JOB file, or --candidate ID --jobs JOBS.csv")
+    else:
+        result = shortlist(Settings(), _read_job(job), index, top=top or 20)
     if json_output:
         console.print_json(
             {
+                **({"candidate": candidate} if candidate is not None else {}),
                 "index": result.entry["index"],
                 "encoder": result.entry["encoder"],
                 "log_entry": result.entry["seq"],
@@ -117,6 +143,7 @@ def match_command(
             }
         )
         return
+    what = "jobs" if candidate is not None else "candidates"
     for rank, m in enumerate(result.matches, start=1):
         r = m.reasons
         console.out.print(
@@ -129,7 +156,36 @@ def match_command(
             markup=False,
             soft_wrap=True,
         )
-    console.out.print(f"logged as decision {result.entry['seq']}", highlight=False)
+    console.out.print(
+        f"{len(result.matches)} {what}; logged as decision {result.entry['seq']}", highlight=False
+    )
+
+
+def _read_jobs(path: Path) -> list[JobText]:
+    """The jobs of a CSV file: its ``id`` (or ``job_id``) column, else row numbers from 1,
+    and its longest text column."""
+    from modelry.apps.recruitment.shortlist import JobText
+    from modelry.apps.recruitment.sources import read_rows
+
+    header = _header(path)
+    id_column = next((c for c in ("id", "job_id") if c in header), None)
+    rows = read_rows(path, None, id_column)
+    return [
+        JobText(i, t if isinstance(t, str) else "")
+        for i, t in zip(rows.ids, rows.texts, strict=True)
+    ]
+
+
+def _header(path: Path) -> list[str]:
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return next(csv.reader(f), [])
+    except FileNotFoundError as exc:
+        raise SourceError(f"{path}: no such file") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SourceError(f"{path}: not a readable CSV file ({exc})") from exc
 
 
 @log_app.command("verify")
