@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,46 @@ def test_jobs_are_ranked_for_a_candidate(cli: Any, home: Path, tmp_path: Path) -
     jobs.write_text("id,description\nj1,Nurse for the ICU.\nj2,\n")
     done = cli("recruit", "match", "--index", "pool", "--candidate", "c7", "--jobs", str(jobs))
     assert done.code == 1 and "job 'j2': the job description is empty" in done.err
+
+
+def test_a_folder_of_resumes_is_indexed_and_bad_files_named(
+    cli: Any, tmp_path: Path, minimal_pdf: Callable[[list[str]], bytes]
+) -> None:
+    docx = pytest.importorskip("docx", reason="needs the text extra: modelry[text]")
+    folder = tmp_path / "cvs"
+    folder.mkdir()
+    (folder / "ann.pdf").write_bytes(
+        minimal_pdf(["Python developer: Django, REST APIs.", "Mail ann@example.org"])
+    )
+    document = docx.Document()
+    document.add_paragraph("Registered nurse, intensive care, patient care.")
+    document.save(str(folder / "bob.docx"))
+    (folder / "cy.txt").write_text("Java developer, Spring Boot, Kubernetes.")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\ntruncated")
+    (folder / "scan.pdf").write_bytes(minimal_pdf([]))
+    (folder / "notes.xlsx").write_bytes(b"PK")
+
+    done = cli("recruit", "index", str(folder), "--name", "cvs")
+    assert done.code == 0, done.err
+    assert "indexed 3 candidates as cvs:1" in done.out
+    assert "skipped broken.pdf: not a readable PDF file" in done.err
+    assert "1 files skipped: empty (scan)" in done.err
+    assert "1 files left out, not .txt/.pdf/.docx (notes.xlsx)" in done.err
+    built = json.loads(cli("recruit", "index", str(folder), "--name", "cvs", "--json").out)
+    assert built["version"] == 2 and built["skipped"]["unreadable"] == ["broken"]
+    assert built["skipped"]["empty"] == ["scan"] and built["text_column"] == "file"
+
+    job = tmp_path / "job.txt"
+    job.write_text("Python developer for REST APIs in Django.")
+    done = cli("recruit", "match", str(job), "--index", "cvs", "--json")
+    matches = json.loads(done.out)["matches"]
+    assert [m["id"] for m in matches][:1] == ["ann"] and len(matches) == 3
+    assert "[EMAIL]" in matches[0]["reasons"]["passage"]
+
+    done = cli("recruit", "index", str(folder), "--id-column", "x")
+    assert done.code == 1 and "is a folder" in done.err
+    empty = tmp_path / "none"
+    empty.mkdir()
+    (empty / "broken.pdf").write_bytes(b"junk")
+    done = cli("recruit", "index", str(empty))
+    assert done.code == 1 and "no row holds text to index (1 unreadable)" in done.err

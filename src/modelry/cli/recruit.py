@@ -30,7 +30,9 @@ recruit_app.add_typer(log_app, name="log")
 
 @recruit_app.command("index")
 def index_command(
-    candidates: Annotated[Path, typer.Argument(help="CSV file, one candidate a row.")],
+    candidates: Annotated[
+        Path, typer.Argument(help="CSV file, one candidate a row; or a folder of résumés.")
+    ],
     text_column: Annotated[
         str | None, typer.Option(help="Column of résumé text (default: the longest text).")
     ] = None,
@@ -43,14 +45,27 @@ def index_command(
     encoder: Annotated[str, typer.Option(help="The registered text encoder.")] = "text-encoder",
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Redact, deduplicate, find skills, embed and store candidates as an index version."""
+    """Redact, deduplicate, find skills, embed and store candidates as an index version.
+
+    A folder's .txt, .pdf and .docx files are one candidate each (id: the file's stem); a
+    file that cannot be read, or holds no text, is skipped and named.
+    """
     from modelry.apps.recruitment.encoding import open_encoder
     from modelry.apps.recruitment.index import build_index
-    from modelry.apps.recruitment.sources import read_rows
+    from modelry.apps.recruitment.sources import read_folder, read_rows
 
     settings = Settings()
     index_name = name or re.sub(r"[^A-Za-z0-9_.-]", "-", candidates.stem).lstrip("._-") or "pool"
-    rows = read_rows(candidates, text_column, id_column)
+    other_files: list[str] = []
+    if candidates.is_dir():
+        if text_column is not None or id_column is not None:
+            raise InvalidInputError(
+                f"{candidates} is a folder: --text-column and --id-column are for a CSV file"
+            )
+        folder = read_folder(candidates)
+        rows, other_files = folder.rows, folder.other_files
+    else:
+        rows = read_rows(candidates, text_column, id_column)
     loaded = open_encoder(settings, encoder)
     try:
         built = build_index(settings, rows, loaded, name=index_name, source=candidates)
@@ -69,6 +84,8 @@ def index_command(
                 "candidates": len(spec.candidates),
                 "duplicates": spec.duplicates,
                 "skipped": spec.skipped,
+                "problems": rows.problems,
+                "other_files": other_files,
             }
         )
         return
@@ -81,9 +98,21 @@ def index_command(
         groups = "; ".join(f"{k} = {', '.join(v)}" for k, v in list(spec.duplicates.items())[:5])
         more = " …" if len(spec.duplicates) > 5 else ""
         console.warn(f"{duplicate_rows} duplicate rows not indexed (same text as: {groups}{more})")
+    what = "files" if candidates.is_dir() else "rows"
     for reason, count in skipped.items():
-        if count:
-            console.warn(f"{count} rows skipped: {reason}")
+        if count and reason == "unreadable":
+            for row_id in spec.skipped[reason]:
+                console.warn(f"skipped {rows.problems[row_id]}")
+        elif count:
+            console.warn(f"{count} {what} skipped: {reason} ({_listed(spec.skipped[reason])})")
+    if other_files:
+        console.warn(
+            f"{len(other_files)} files left out, not .txt/.pdf/.docx ({_listed(other_files)})"
+        )
+
+
+def _listed(names: list[str], most: int = 10) -> str:
+    return ", ".join(names[:most]) + (" …" if len(names) > most else "")
 
 
 def _read_job(path: Path) -> str:

@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class IndexSpec(BaseModel):
     encoder: dict[str, Any]  # name, version
     candidates: list[Candidate]
     duplicates: dict[str, list[str]]  # kept id -> ids of the same text, not indexed
-    skipped: dict[str, list[str]]  # reason ("empty", "no words") -> row ids
+    skipped: dict[str, list[str]]  # reason ("empty", "no words", "unreadable") -> row ids
 
 
 @dataclass
@@ -100,12 +100,14 @@ class CandidateIndex:
 
 @dataclass(frozen=True)
 class Rows:
-    """Candidate texts with their ids, as read from a table."""
+    """Candidate texts with their ids, as read from a table or a folder of files."""
 
     ids: list[str]
     texts: list[Any]
     text_column: str
     id_column: str | None
+    problems: dict[str, str] = field(default_factory=dict)
+    """Why a row has no text, where it is known (a file that could not be read): id -> reason."""
 
 
 def indexes_dir(settings: Settings) -> Path:
@@ -151,11 +153,16 @@ def build_index(
     """
     check_name(name)
     skipped: dict[str, list[str]] = {"empty": [], "no words": []}
+    if rows.problems:
+        skipped["unreadable"] = []
     duplicates: dict[str, list[str]] = {}
     first_by_hash: dict[str, str] = {}
     kept: list[tuple[str, str, str]] = []  # id, redacted text, its hash
     for row_id, value in zip(rows.ids, rows.texts, strict=True):
         text = _normal(redact_text(value if isinstance(value, str) else ""))
+        if row_id in rows.problems:
+            skipped["unreadable"].append(row_id)
+            continue
         if not text:
             skipped["empty"].append(row_id)
             continue
@@ -229,6 +236,11 @@ def _npy(array: np.ndarray) -> bytes:
 
 
 def _file_sha256(path: Path) -> str:
+    """A file's sha256; a folder's is that of its files' names and hashes, in name order."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        listing = "".join(f"{p.relative_to(path)}\0{_file_sha256(p)}\n" for p in files)
+        return hashlib.sha256(listing.encode("utf-8", "surrogatepass")).hexdigest()
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
