@@ -213,3 +213,29 @@ async def test_a_key_is_needed(client: httpx.AsyncClient) -> None:
         headers={"Authorization": "Bearer wrong"},
     )
     assert r.status_code in (401, 403)
+
+
+async def test_a_shortlist_from_an_index_with_protected_attributes_is_audited(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    genders = ["f", "m", "m", "m", "f"]
+    rows = Rows(
+        list(RESUMES), list(RESUMES.values()), "resume", "id", sensitive={"gender": genders}
+    )
+    encoder = open_encoder(settings)
+    try:
+        build_index(settings, rows, encoder, name="audited", source=tmp_path / "pool.csv")
+    finally:
+        encoder.close()
+    job = "Java developer for Spring Boot microservices."
+    r = await client.post(
+        "/v1/apps/recruitment:match", json={"job": job, "index": "audited", "top": 1}
+    )
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["matches"][0]["id"] == "3"
+    groups = answer["fairness"]["attributes"]["gender"]["groups"]
+    assert groups["m"]["selected"] == 1 and groups["f"]["selected"] == 0  # "5" is a duplicate
+    assert groups["f"]["impact_ratio"] == 0 and answer["fairness"]["warnings"]
+    (entry,) = decisions.read(decisions.log_path(settings))
+    assert entry["fairness"] == answer["fairness"]

@@ -183,3 +183,67 @@ def test_a_folder_of_resumes_is_indexed_and_bad_files_named(
     (empty / "broken.pdf").write_bytes(b"junk")
     done = cli("recruit", "index", str(empty))
     assert done.code == 1 and "no row holds text to index (1 unreadable)" in done.err
+
+
+def test_protected_attributes_are_audited_per_shortlist_and_never_matched_on(
+    cli: Any, home: Path, tmp_path: Path
+) -> None:
+    people = [
+        ("p1", "Zorvexan", "Python developer with Django, REST APIs and SQL."),
+        ("p2", "Zorvexan", "Python engineer: Flask, Django and PostgreSQL."),
+        ("p3", "Quillomer", "Registered nurse in intensive care units."),
+        ("p4", "Quillomer", "Accountant: GST returns and auditing."),
+        ("p5", "Zorvexan", "Java developer, Spring Boot and Kubernetes."),
+        ("p6", "", "Python data analyst: pandas and SQL reports."),
+    ]
+    plain, marked = tmp_path / "plain.csv", tmp_path / "marked.csv"
+    plain.write_text("id,resume\n" + "".join(f'{i},"{t}"\n' for i, _, t in people))
+    marked.write_text("id,gender,resume\n" + "".join(f'{i},{g},"{t}"\n' for i, g, t in people))
+    assert cli("recruit", "index", str(plain), "--id-column", "id").code == 0
+    done = cli(
+        "recruit", "index", str(marked), "--id-column", "id", "--sensitive", "gender", "--json"
+    )
+    assert done.code == 0, done.err
+    built = json.loads(done.out)
+    assert built["text_column"] == "resume" and built["sensitive"] == ["gender"]
+
+    # The attribute is in sensitive.json only: not in the passages, BM25 or the vectors.
+    marked_dir, plain_dir = Path(built["path"]), home / "recruitment" / "indexes" / "plain" / "1"
+    for file in (f for f in marked_dir.rglob("*") if f.is_file()):
+        if file.name not in ("sensitive.json", "manifest.json"):
+            assert b"zorvexan" not in file.read_bytes().lower(), file
+    for name in ("embeddings.npy", "passage_embeddings.npy", "passages.json"):
+        assert (marked_dir / name).read_bytes() == (plain_dir / name).read_bytes()
+    for file in (plain_dir / "bm25").iterdir():
+        assert (marked_dir / "bm25" / file.name).read_bytes() == file.read_bytes()
+    sensitive = json.loads((marked_dir / "sensitive.json").read_text())
+    assert sensitive == {"gender": ["Zorvexan"] * 2 + ["Quillomer"] * 2 + ["Zorvexan", None]}
+
+    job = tmp_path / "job.txt"
+    job.write_text("Python developer: Django and SQL.")
+    done = cli("recruit", "match", str(job), "--index", "marked", "--top", "3", "--json")
+    assert done.code == 0, done.err
+    printed = json.loads(done.out)
+    assert [m["id"] for m in printed["matches"]] == ["p1", "p2", "p6"]
+    groups = printed["fairness"]["attributes"]["gender"]["groups"]
+    assert groups["Zorvexan"]["selected"] == 2 and groups["Quillomer"]["selected"] == 0
+    assert groups["unknown"]["selection_rate"] == 1.0 and groups["Quillomer"]["impact_ratio"] == 0
+    assert any("'Quillomer'" in w for w in printed["fairness"]["warnings"])
+    for match in printed["matches"]:
+        assert "zorvexan" not in json.dumps(match).lower()
+
+    done = cli("recruit", "match", str(job), "--index", "marked", "--top", "3")
+    assert "fairness by gender:" in done.out and "Quillomer: 0/2 selected" in done.out
+    assert "under four-fifths" in done.err
+    entries = [json.loads(line) for line in cli("recruit", "log", "show").out.splitlines()]
+    assert entries[-1]["fairness"] == printed["fairness"] | {
+        "warnings": entries[-1]["fairness"]["warnings"]
+    }
+    assert "fairness" in entries[-2] and cli("recruit", "log", "verify").code == 0
+    done = cli("recruit", "match", str(job), "--index", "plain", "--json")
+    assert "fairness" not in json.loads(done.out)
+
+    done = cli("recruit", "index", str(marked), "--text-column", "resume", "--sensitive", "resume")
+    assert done.code == 1 and "cannot be the text or the id column" in done.err
+    done = cli("recruit", "index", str(marked), "--sensitive", "age")
+    assert done.code == 1 and "no column 'age'" in done.err

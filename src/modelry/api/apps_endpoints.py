@@ -214,12 +214,15 @@ def _answer(
     index: CandidateIndex, encoder: dict[str, Any], entry: dict[str, Any], matches: list[Any]
 ) -> dict[str, Any]:
     """The answer ``modelry recruit match --json`` prints."""
-    return {
+    answer = {
         "index": entry["index"],
         "encoder": encoder,
         "log_entry": entry["seq"],
         "matches": matches,
     }
+    if "fairness" in entry:
+        answer["fairness"] = entry["fairness"]
+    return answer
 
 
 def _text(value: Any, name: str) -> str:

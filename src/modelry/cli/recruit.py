@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -43,6 +43,13 @@ def index_command(
         str | None, typer.Option(help="The index's name (default: the file's name).")
     ] = None,
     encoder: Annotated[str, typer.Option(help="The registered text encoder.")] = "text-encoder",
+    sensitive: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A protected attribute column (repeatable): stored for the fairness record of "
+            "every shortlist, never embedded or matched on."
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Redact, deduplicate, find skills, embed and store candidates as an index version.
@@ -58,14 +65,15 @@ def index_command(
     index_name = name or re.sub(r"[^A-Za-z0-9_.-]", "-", candidates.stem).lstrip("._-") or "pool"
     other_files: list[str] = []
     if candidates.is_dir():
-        if text_column is not None or id_column is not None:
+        if text_column is not None or id_column is not None or sensitive:
             raise InvalidInputError(
-                f"{candidates} is a folder: --text-column and --id-column are for a CSV file"
+                f"{candidates} is a folder: --text-column, --id-column and --sensitive are "
+                "for a CSV file"
             )
         folder = read_folder(candidates)
         rows, other_files = folder.rows, folder.other_files
     else:
-        rows = read_rows(candidates, text_column, id_column)
+        rows = read_rows(candidates, text_column, id_column, sensitive or ())
     loaded = open_encoder(settings, encoder)
     try:
         built = build_index(settings, rows, loaded, name=index_name, source=candidates)
@@ -84,6 +92,7 @@ def index_command(
                 "candidates": len(spec.candidates),
                 "duplicates": spec.duplicates,
                 "skipped": spec.skipped,
+                "sensitive": spec.sensitive,
                 "problems": rows.problems,
                 "other_files": other_files,
             }
@@ -91,7 +100,9 @@ def index_command(
         return
     console.out.print(
         f"indexed {len(spec.candidates)} candidates as {spec.name}:{spec.version} "
-        f"(text column {spec.text_column!r})\npath {built.path}",
+        f"(text column {spec.text_column!r}"
+        + (f"; protected attributes {', '.join(spec.sensitive)}" if spec.sensitive else "")
+        + f")\npath {built.path}",
         highlight=False,
     )
     if duplicate_rows:
@@ -161,6 +172,7 @@ def match_command(
         raise InvalidInputError("give a JOB file, or --candidate ID --jobs JOBS.csv")
     else:
         result = shortlist(Settings(), _read_job(job), index, top=top or 20)
+    fairness = result.entry.get("fairness")
     if json_output:
         console.print_json(
             {
@@ -169,6 +181,7 @@ def match_command(
                 "encoder": result.entry["encoder"],
                 "log_entry": result.entry["seq"],
                 "matches": [m.as_dict() for m in result.matches],
+                **({"fairness": fairness} if fairness else {}),
             }
         )
         return
@@ -185,9 +198,30 @@ def match_command(
             markup=False,
             soft_wrap=True,
         )
+    if fairness:
+        _print_fairness(fairness)
     console.out.print(
         f"{len(result.matches)} {what}; logged as decision {result.entry['seq']}", highlight=False
     )
+
+
+def _print_fairness(fairness: dict[str, Any]) -> None:
+    """Per attribute and group: selected, selection rate, impact ratio, exposure."""
+    for attribute, audit in fairness["attributes"].items():
+        console.out.print(f"fairness by {attribute}:", highlight=False, markup=False)
+        for group, g in audit["groups"].items():
+            ratio = "-" if g["impact_ratio"] is None else f"{g['impact_ratio']:.2f}"
+            exposure = "-" if g["exposure_ratio"] is None else f"{g['exposure_ratio']:.2f}"
+            console.out.print(
+                f"  {group}: {g['selected']}/{g['size']} selected (rate {g['selection_rate']:.2f}, "
+                f"impact ratio {ratio}); exposure {g['exposure_share']:.0%} of the list for "
+                f"{g['pool_share']:.0%} of the pool (ratio {exposure})"
+                + (" [small group]" if g["small"] else ""),
+                highlight=False,
+                markup=False,
+            )
+    for warning in fairness["warnings"]:
+        console.warn(warning)
 
 
 def _read_jobs(path: Path) -> list[JobText]:

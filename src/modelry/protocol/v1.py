@@ -174,13 +174,16 @@ class RecruitMatch(TypedDict):
 
 
 class RecruitResponse(TypedDict):
-    """Best first; ``log_entry`` is the decision-log entry that records the answer."""
+    """Best first; ``log_entry`` is the decision-log entry that records the answer;
+    ``fairness`` (where the index holds protected attributes): per attribute and group, the
+    selection rate, impact ratio and position-discounted exposure of the shortlist."""
 
     candidate: NotRequired[str]
     index: dict[str, Any]
     encoder: dict[str, Any]
     log_entry: int
     matches: list[RecruitMatch]
+    fairness: NotRequired[dict[str, Any]]
 
 
 SCHEMA_TYPES: dict[str, Any] = {

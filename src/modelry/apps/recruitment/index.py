@@ -9,6 +9,7 @@ only, no pickle::
     manifest.json               sha256 of every file
     index.json                  IndexSpec: ids, text hashes, skills, passage spans, report
     passages.json               each candidate's redacted passages, in order
+    sensitive.json              protected attributes, one value per candidate (when given)
     embeddings.npy              float32 [candidates, d]: the unit mean of a candidate's passages
     passage_embeddings.npy      float32 [passages, d]
     bm25/…                      bm25s state (.npy + JSON) over the redacted texts
@@ -17,6 +18,10 @@ Redaction (:func:`~modelry.data.privacy.redact_text`) comes before anything else
 data reaches neither the encoder nor a file. Rows whose text is empty or holds no word are
 skipped and counted; a text seen before (exactly, after redaction and whitespace folding) is a
 duplicate: the first row is kept and the others are reported with it.
+
+Protected attributes (``Rows.sensitive``) go to ``sensitive.json`` and nowhere else: only the
+text is redacted, embedded and indexed for BM25, so they cannot be matched on; they are read
+back for the fairness record of every shortlist (:mod:`~modelry.apps.recruitment.fairness`).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ INDEX_FILE = "index.json"
 PASSAGES_FILE = "passages.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 PASSAGE_EMBEDDINGS_FILE = "passage_embeddings.npy"
+SENSITIVE_FILE = "sensitive.json"
 BM25_DIR = "bm25"
 INDEX_KIND = "recruitment-index"
 
@@ -80,6 +86,7 @@ class IndexSpec(BaseModel):
     candidates: list[Candidate]
     duplicates: dict[str, list[str]]  # kept id -> ids of the same text, not indexed
     skipped: dict[str, list[str]]  # reason ("empty", "no words", "unreadable") -> row ids
+    sensitive: list[str] = []  # protected attributes in sensitive.json
 
 
 @dataclass
@@ -92,6 +99,8 @@ class CandidateIndex:
     embeddings: np.ndarray
     passage_embeddings: np.ndarray
     lexical: Lexical
+    sensitive: dict[str, list[str | None]] = field(default_factory=dict)
+    """Protected attributes: each a value per candidate (None where missing)."""
 
     @property
     def ids(self) -> list[str]:
@@ -108,6 +117,9 @@ class Rows:
     id_column: str | None
     problems: dict[str, str] = field(default_factory=dict)
     """Why a row has no text, where it is known (a file that could not be read): id -> reason."""
+    sensitive: dict[str, list[Any]] = field(default_factory=dict)
+    """Protected attributes, each a column of values aligned with ``ids``: stored for
+    fairness audits, never embedded or matched on."""
 
 
 def indexes_dir(settings: Settings) -> Path:
@@ -216,10 +228,18 @@ def build_index(
         candidates=candidates,
         duplicates=duplicates,
         skipped=skipped,
+        sensitive=sorted(rows.sensitive),
     )
+    position = {row_id: n for n, row_id in enumerate(rows.ids)}
+    sensitive = {
+        name: [_attribute_value(values[position[c.id]]) for c in candidates]
+        for name, values in sorted(rows.sensitive.items())
+    }
     with ArtifactWriter(indexes_dir(settings) / ".staging") as writer:
         writer.write_json(INDEX_FILE, spec.model_dump(mode="json"))
         writer.write_json(PASSAGES_FILE, all_passages)
+        if sensitive:
+            writer.write_json(SENSITIVE_FILE, sensitive)
         writer.write_bytes(EMBEDDINGS_FILE, _npy(embeddings))
         writer.write_bytes(PASSAGE_EMBEDDINGS_FILE, _npy(passage_vectors))
         for file, data in saved_files([t for _, t, _ in kept]).items():
@@ -227,6 +247,14 @@ def build_index(
         staged = writer.finish({"kind": INDEX_KIND, "name": name, "version": version})
         commit_dir(staged, root / str(version))
     return load_index(settings, name, version)
+
+
+def _attribute_value(value: Any) -> str | None:
+    """A protected attribute's value as text (None where missing)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -288,6 +316,7 @@ def load_index(settings: Settings, name: str, version: int | None = None) -> Can
         embeddings=np.load(artifact.file(EMBEDDINGS_FILE), allow_pickle=False),
         passage_embeddings=np.load(artifact.file(PASSAGE_EMBEDDINGS_FILE), allow_pickle=False),
         lexical=Lexical.load(artifact.path / BM25_DIR, len(spec.candidates)),
+        sensitive=dict(artifact.read_json(SENSITIVE_FILE)) if spec.sensitive else {},
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from modelry.apps.recruitment import decisions
 from modelry.apps.recruitment.encoding import open_encoder
+from modelry.apps.recruitment.fairness import shortlist_fairness
 from modelry.apps.recruitment.index import CandidateIndex, load_index
 from modelry.apps.recruitment.matching import (
     DEFAULT_WEIGHTS,
@@ -75,12 +76,14 @@ def log_match(
     top: int,
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> dict[str, Any]:
-    """Append a job's shortlist to the decision log; the entry written.
+    """Append a job's shortlist to the decision log; the entry written. Where the index
+    holds protected attributes, the entry carries the shortlist's ``fairness`` record.
 
     Args:
         encoder: The encoder that embedded the job: ``{"name", "version"}``.
     """
     matches = ranked.matches
+    fairness = shortlist_fairness(index.sensitive, ranked.order, len(matches))
     return decisions.append(
         decisions.log_path(settings),
         {
@@ -93,6 +96,7 @@ def log_match(
             "ranked": [m.id for m in matches],
             "scores": [m.score for m in matches],
             "reasons": [m.reasons for m in matches],
+            **({"fairness": fairness} if fairness is not None else {}),
         },
     )
 

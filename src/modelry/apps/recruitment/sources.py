@@ -16,6 +16,7 @@ imports pandas (the predict path's contract in ``pyproject.toml``).
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,14 @@ def detect_text_column(frame: Any) -> str:
     return str(best)
 
 
-def read_rows(path: Path, text_column: str | None = None, id_column: str | None = None) -> Rows:
-    """The candidates of a CSV file: ids (the id column, or row numbers from 1) and texts.
+def read_rows(
+    path: Path,
+    text_column: str | None = None,
+    id_column: str | None = None,
+    sensitive: Sequence[str] = (),
+) -> Rows:
+    """The candidates of a CSV file: ids (the id column, or row numbers from 1), texts, and
+    the protected attributes named in ``sensitive`` (never the text column).
 
     Raises:
         SourceError: the file cannot be read.
@@ -156,11 +163,14 @@ def read_rows(path: Path, text_column: str | None = None, id_column: str | None 
         raise SourceError(f"{path}: no such file") from exc
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise SourceError(f"{path}: not a readable CSV file ({exc})") from exc
-    for column in (text_column, id_column):
+    for column in (text_column, id_column, *sensitive):
         if column is not None and column not in frame.columns:
             raise DataError(f"{path}: no column {column!r} (columns: {list(frame.columns)})")
     if text_column is None:
-        text_column = detect_text_column(frame.drop(columns=[id_column] if id_column else []))
+        others = [c for c in (id_column, *sensitive) if c is not None]
+        text_column = detect_text_column(frame.drop(columns=others))
+    if text_column in sensitive or (id_column is not None and id_column in sensitive):
+        raise DataError(f"{path}: a protected attribute cannot be the text or the id column")
     if id_column is None:
         ids = [str(i) for i in range(1, len(frame) + 1)]
     else:
@@ -171,4 +181,5 @@ def read_rows(path: Path, text_column: str | None = None, id_column: str | None 
                 raise DataError(f"{path}: column {id_column!r} has a missing or repeated id")
             seen.add(value)
     texts = [None if v != v else v for v in frame[text_column]]  # NaN -> None
-    return Rows(ids, texts, text_column, id_column)
+    attributes = {name: [None if v != v else v for v in frame[name]] for name in sensitive}
+    return Rows(ids, texts, text_column, id_column, sensitive=attributes)
