@@ -31,8 +31,9 @@ import io
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,16 @@ class CandidateIndex:
     @property
     def ids(self) -> list[str]:
         return [c.id for c in self.spec.candidates]
+
+    @cached_property
+    def _skill_counts(self) -> Counter[str]:
+        return Counter(s for c in self.spec.candidates for s in set(c.skills))
+
+    def skill_idf(self, skill: str) -> float:
+        """A skill's IDF over the candidates: ``log(1 + (n - df + 0.5) / (df + 0.5))``, the
+        BM25 form (positive, highest for a skill nobody has)."""
+        n, df = len(self.spec.candidates), self._skill_counts.get(skill, 0)
+        return float(np.log1p((n - df + 0.5) / (df + 0.5)))
 
 
 @dataclass(frozen=True)

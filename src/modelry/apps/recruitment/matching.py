@@ -5,7 +5,8 @@ For a job description and a :class:`~modelry.apps.recruitment.index.CandidateInd
 - **semantic**: cosine of the job's embedding (the unit mean of its passages' embeddings, as
   a candidate's) and each candidate's;
 - **lexical**: BM25 of the candidate's redacted text for the job's words;
-- **skills**: the share of the job's skills (from the shipped vocabulary) the candidate has.
+- **skills**: the share of the job's skills (from the shipped vocabulary) the candidate has,
+  each skill weighed by its IDF over the index (a rare skill says more than "git").
 
 Semantic and lexical scores are min-max scaled over the index, so each spans [0, 1] for every
 job; the combined score is their weighted sum with skill coverage (:class:`Weights`; a job
@@ -40,11 +41,19 @@ PASSAGE_CHARS = 300
 
 @dataclass(frozen=True)
 class Weights:
-    """How much each component counts in the combined score (they are normalised to sum 1)."""
+    """How much each component counts in the combined score (``semantic``, ``lexical`` and
+    ``skills`` are normalised to sum 1), and how the semantic and skill terms are formed.
 
-    semantic: float = 0.4
-    lexical: float = 0.4
-    skills: float = 0.2
+    Attributes:
+        skill_idf: Weigh each of the job's skills by its IDF over the index's candidates, so
+            having the rare skill the job is about counts for more than having "agile" or
+            "git", which most candidates list.
+    """
+
+    semantic: float = 0.6
+    lexical: float = 0.3
+    skills: float = 0.1
+    skill_idf: bool = True
 
     def effective(self, job_has_skills: bool) -> tuple[float, float, float]:
         skills = self.skills if job_has_skills else 0.0
@@ -55,6 +64,8 @@ class Weights:
 
 
 DEFAULT_WEIGHTS = Weights()
+"""Chosen on the retrieval benchmark's five tuning categories only (``bench/recruit_retrieval.py``;
+``bench/history.md`` has the figures, on the twenty others)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,8 @@ class Components:
     lexical: np.ndarray  # BM25 [n]
     coverage: np.ndarray  # share of the job's skills [n]
     passage_cosines: np.ndarray  # [passages]
+    skill_hits: np.ndarray | None = None  # bool [n, job skills]: who has which
+    skill_idf: np.ndarray | None = None  # [job skills]: IDF over the index's candidates
 
 
 @dataclass(frozen=True)
@@ -121,19 +134,19 @@ def score(job: Job, chunk_vectors: np.ndarray, index: CandidateIndex) -> Compone
     """Score every candidate of ``index`` for ``job``, whose passages embed as
     ``chunk_vectors`` (by whichever path: in process or through the served encoder)."""
     job_vector = unit(np.asarray(chunk_vectors, dtype=np.float32).mean(axis=0))
-    wanted = set(job.skills)
-    coverage = np.array(
-        [
-            len(wanted.intersection(c.skills)) / len(wanted) if wanted else 0.0
-            for c in index.spec.candidates
-        ]
-    )
+    hits = np.array(
+        [[s in set(c.skills) for s in job.skills] for c in index.spec.candidates], dtype=bool
+    ).reshape(len(index.spec.candidates), len(job.skills))
+    coverage = hits.mean(axis=1) if job.skills else np.zeros(len(hits))
+    cosines = index.passage_embeddings.astype(np.float64) @ job_vector.astype(np.float64)
     return Components(
         job_skills=job.skills,
         semantic=index.embeddings.astype(np.float64) @ job_vector.astype(np.float64),
         lexical=index.lexical.scores(job.text),
         coverage=coverage,
-        passage_cosines=index.passage_embeddings.astype(np.float64) @ job_vector,
+        passage_cosines=cosines,
+        skill_hits=hits,
+        skill_idf=np.array([index.skill_idf(s) for s in job.skills]),
     )
 
 
@@ -151,14 +164,31 @@ def scaled(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low)
 
 
+@dataclass(frozen=True)
+class Terms:
+    """The three terms of the combined score, each in [0, 1], for every candidate."""
+
+    semantic: np.ndarray  # min-max scaled
+    lexical: np.ndarray  # min-max scaled
+    skills: np.ndarray  # (weighted) coverage of the job's skills
+
+
+def terms(parts: Components, weights: Weights = DEFAULT_WEIGHTS) -> Terms:
+    """The terms ``weights`` combines: semantic and BM25 scaled, and skill coverage
+    (weighed by IDF where asked)."""
+    coverage = parts.coverage
+    if weights.skill_idf and parts.skill_idf is not None and parts.skill_hits is not None:
+        total = float(parts.skill_idf.sum())
+        if total > 0:
+            coverage = parts.skill_hits.astype(np.float64) @ parts.skill_idf / total
+    return Terms(scaled(parts.semantic), scaled(parts.lexical), coverage)
+
+
 def combine(parts: Components, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
     """The combined score of every candidate: float64 ``[n]`` in [0, 1]."""
     w_semantic, w_lexical, w_skills = weights.effective(bool(parts.job_skills))
-    return (
-        w_semantic * scaled(parts.semantic)
-        + w_lexical * scaled(parts.lexical)
-        + w_skills * parts.coverage
-    )
+    t = terms(parts, weights)
+    return w_semantic * t.semantic + w_lexical * t.lexical + w_skills * t.skills
 
 
 _DIGITS = re.compile(r"^\d+$")
@@ -176,8 +206,9 @@ def ranking(scores: np.ndarray, ids: list[str]) -> list[int]:
     return sorted(range(len(ids)), key=lambda i: (-rounded[i], id_key(ids[i])))
 
 
-def reasons(parts: Components, index: CandidateIndex, i: int) -> dict[str, Any]:
-    """Why candidate ``i`` scored as it did for the job ``parts`` were computed for."""
+def reasons(parts: Components, index: CandidateIndex, i: int, t: Terms) -> dict[str, Any]:
+    """Why candidate ``i`` scored as it did for the job ``parts`` were computed for, whose
+    terms are ``t``."""
     candidate = index.spec.candidates[i]
     start, end = candidate.passages
     best = start + int(np.argmax(parts.passage_cosines[start:end]))
@@ -185,9 +216,9 @@ def reasons(parts: Components, index: CandidateIndex, i: int) -> dict[str, Any]:
     return {
         "matched_skills": [s for s in parts.job_skills if s in have],
         "missing_skills": [s for s in parts.job_skills if s not in have],
-        "semantic": round(float(scaled(parts.semantic)[i]), DECIMALS),
-        "lexical": round(float(scaled(parts.lexical)[i]), DECIMALS),
-        "skill_coverage": round(float(parts.coverage[i]), DECIMALS),
+        "semantic": round(float(t.semantic[i]), DECIMALS),
+        "lexical": round(float(t.lexical[i]), DECIMALS),
+        "skill_coverage": round(float(t.skills[i]), DECIMALS),
         "passage": index.passages[best][:PASSAGE_CHARS],
         "passage_similarity": round(float(parts.passage_cosines[best]), DECIMALS),
     }
@@ -213,9 +244,12 @@ def rank(
     """The ``top`` candidates for the job ``parts`` score, best first, with their reasons."""
     scores = combine(parts, weights)
     order = ranking(scores, index.ids)
+    t = terms(parts, weights)
     matches = [
         Match(
-            index.spec.candidates[i].id, round(float(scores[i]), DECIMALS), reasons(parts, index, i)
+            index.spec.candidates[i].id,
+            round(float(scores[i]), DECIMALS),
+            reasons(parts, index, i, t),
         )
         for i in order[: check_top(top)]
     ]
@@ -278,6 +312,10 @@ def rank_jobs(
     i = candidate_position(index, candidate)
     scores = np.array([combine(parts, weights)[i] for parts in job_parts])
     return [
-        Match(job_ids[j], round(float(scores[j]), DECIMALS), reasons(job_parts[j], index, i))
+        Match(
+            job_ids[j],
+            round(float(scores[j]), DECIMALS),
+            reasons(job_parts[j], index, i, terms(job_parts[j], weights)),
+        )
         for j in ranking(scores, job_ids)[: check_top(top)]
     ]

@@ -63,8 +63,13 @@ def _index_record(index: CandidateIndex) -> dict[str, Any]:
     }
 
 
-def _weights_record(weights: Weights) -> dict[str, float]:
-    return {"semantic": weights.semantic, "lexical": weights.lexical, "skills": weights.skills}
+def _weights_record(weights: Weights) -> dict[str, Any]:
+    return {
+        "semantic": weights.semantic,
+        "lexical": weights.lexical,
+        "skills": weights.skills,
+        "skill_idf": weights.skill_idf,
+    }
 
 
 def log_match(
