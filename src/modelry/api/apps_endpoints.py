@@ -17,6 +17,7 @@ decision log first, as the CLI does, and carries its entry's number.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,6 @@ from modelry.api.bodies import json_response, read_body, served_for
 from modelry.apps.marketing.targeting import choose, effect_output
 from modelry.apps.recruitment.index import CandidateIndex, IndexCache
 from modelry.apps.recruitment.matching import (
-    Components,
     Job,
     candidate_position,
     check_top,
@@ -130,8 +130,8 @@ class RecruitmentAPI:
         top = check_top(_whole(doc.get("top", 10), "top"))
         job = await asyncio.to_thread(_prepared, text, "job")
         index = await self._index(doc["index"])
-        parts, encoder = await self._score([job], index, labels)
-        ranked = rank(parts[0], index, top)
+        vectors, encoder = await self._embed([job], index, labels)
+        ranked = rank(score(job, vectors[0], index), index, top)
         entry = await asyncio.to_thread(log_match, self.settings, text, index, encoder, ranked, top)
         return json_response(_answer(index, encoder, entry, [m.as_dict() for m in ranked.matches]))
 
@@ -147,8 +147,9 @@ class RecruitmentAPI:
         )
         index = await self._index(doc["index"])
         candidate_position(index, candidate)
-        parts, encoder = await self._score(prepared, index, labels)
-        matches = rank_jobs(candidate, [j.id for j in jobs], parts, index, top)
+        vectors, encoder = await self._embed(prepared, index, labels)
+        ids = [j.id for j in jobs]
+        matches = rank_jobs(candidate, ids, prepared, vectors, index, top)
         entry = await asyncio.to_thread(
             log_jobs, self.settings, candidate, jobs, index, encoder, matches, top
         )
@@ -173,10 +174,11 @@ class RecruitmentAPI:
     async def _index(self, name: Any) -> CandidateIndex:
         return await asyncio.to_thread(self.indexes.get, _text(name, "index"))
 
-    async def _score(
+    async def _embed(
         self, jobs: list[Job], index: CandidateIndex, labels: list[str]
-    ) -> tuple[list[Components], dict[str, Any]]:
-        """Every candidate of ``index`` scored for each job; the encoder that embedded them.
+    ) -> tuple[list[np.ndarray], dict[str, Any]]:
+        """Each job's passage embeddings, by the served encoder ``index`` was built with;
+        that encoder's name and version.
 
         All the jobs' passages go to the served encoder in one call, so the batcher sees
         them together."""
@@ -194,12 +196,8 @@ class RecruitmentAPI:
         texts = [chunk for job in jobs for chunk in job.chunks]
         outputs = await self.plane.outputs(served, {"text": texts}, len(texts))
         vectors = np.asarray(outputs["embedding"])
-        parts: list[Components] = []
-        start = 0
-        for job in jobs:
-            end = start + len(job.chunks)
-            parts.append(score(job, vectors[start:end], index))
-            start = end
+        bounds = np.cumsum([0] + [len(job.chunks) for job in jobs])
+        parts = [vectors[a:b] for a, b in itertools.pairwise(bounds)]
         return parts, {"name": served.name, "version": served.version}
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from modelry.apps.recruitment.encoding import Encoder, passages, unit
 from modelry.apps.recruitment.index import CandidateIndex, has_words
+from modelry.apps.recruitment.lexical import Lexical
 from modelry.apps.recruitment.skills import vocabulary
 from modelry.data.privacy import redact_text
 from modelry.errors import InvalidInputError, NotFoundError
@@ -293,29 +294,55 @@ def candidate_position(index: CandidateIndex, candidate: str) -> int:
 def rank_jobs(
     candidate: str,
     job_ids: list[str],
-    job_parts: list[Components],
+    jobs: list[Job],
+    job_vectors: list[np.ndarray],
     index: CandidateIndex,
     top: int,
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> list[Match]:
     """The ``top`` jobs for ``candidate``, best first: matching turned around.
 
-    A job's score is the candidate's combined score in that job's ranking of the whole
-    index (``job_parts[j]`` scores every candidate for job ``j``), so it is the very number
-    the candidate gets in that job's shortlist: it says where the candidate stands among the
-    index's candidates for each job. Reasons are the job's matched and missing skills and
-    the candidate's passage closest to it. Ties go by job id.
+    The candidate is the query and the jobs are the documents, with the same three terms and
+    weights: the cosine of the candidate's embedding and each job's (the unit mean of its
+    passages, ``job_vectors[j]``), BM25 of each job's text for the candidate's redacted text
+    (over these jobs), both min-max scaled over the jobs, and the share of each job's skills
+    the candidate has (IDF over the index where the weights say so). Reasons are each job's
+    matched and missing skills and the candidate's passage closest to it. Ties go by job id.
 
     Raises:
         NotFoundError: no such candidate in ``index``.
     """
     i = candidate_position(index, candidate)
-    scores = np.array([combine(parts, weights)[i] for parts in job_parts])
-    return [
-        Match(
-            job_ids[j],
-            round(float(scores[j]), DECIMALS),
-            reasons(job_parts[j], index, i, terms(job_parts[j], weights)),
+    person = index.spec.candidates[i]
+    start, end = person.passages
+    vectors = np.stack([unit(np.asarray(v, dtype=np.float32).mean(axis=0)) for v in job_vectors])
+    semantic = scaled(vectors.astype(np.float64) @ index.embeddings[i].astype(np.float64))
+    lexical = scaled(
+        Lexical.fit([job.text for job in jobs]).scores(" ".join(index.passages[start:end]))
+    )
+    cosines = index.passage_embeddings[start:end].astype(np.float64) @ vectors.T.astype(np.float64)
+    have = set(person.skills)
+    scores, why = [], []
+    for j, job in enumerate(jobs):
+        per_skill = np.array([index.skill_idf(s) if weights.skill_idf else 1.0 for s in job.skills])
+        hits = np.array([s in have for s in job.skills], dtype=bool)
+        coverage = float(per_skill[hits].sum() / per_skill.sum()) if per_skill.sum() > 0 else 0.0
+        w_semantic, w_lexical, w_skills = weights.effective(bool(job.skills))
+        scores.append(w_semantic * semantic[j] + w_lexical * lexical[j] + w_skills * coverage)
+        best = int(np.argmax(cosines[:, j]))
+        why.append(
+            {
+                "matched_skills": [s for s in job.skills if s in have],
+                "missing_skills": [s for s in job.skills if s not in have],
+                "semantic": round(float(semantic[j]), DECIMALS),
+                "lexical": round(float(lexical[j]), DECIMALS),
+                "skill_coverage": round(coverage, DECIMALS),
+                "passage": index.passages[start + best][:PASSAGE_CHARS],
+                "passage_similarity": round(float(cosines[best, j]), DECIMALS),
+            }
         )
-        for j in ranking(scores, job_ids)[: check_top(top)]
+    combined = np.array(scores)
+    return [
+        Match(job_ids[j], round(float(combined[j]), DECIMALS), why[j])
+        for j in ranking(combined, job_ids)[: check_top(top)]
     ]

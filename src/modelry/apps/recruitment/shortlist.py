@@ -219,10 +219,11 @@ def job_list(
     candidate_position(index, candidate)
     encoder = open_encoder(settings, encoder_name or str(index.spec.encoder["name"]))
     try:
-        parts = [score(p, encoder.embed(p.chunks), index) for p in prepared]
+        vectors = [encoder.embed(p.chunks) for p in prepared]
     finally:
         encoder.close()
-    matches = rank_jobs(candidate, [j.id for j in jobs], parts, index, top, weights)
+    ids = [j.id for j in jobs]
+    matches = rank_jobs(candidate, ids, prepared, vectors, index, top, weights)
     used = {"name": encoder.name, "version": encoder.version}
     entry = log_jobs(settings, candidate, jobs, index, used, matches, top, weights)
     return Shortlist(matches, entry)
