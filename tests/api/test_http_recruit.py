@@ -239,3 +239,19 @@ async def test_a_shortlist_from_an_index_with_protected_attributes_is_audited(
     assert groups["f"]["impact_ratio"] == 0 and answer["fairness"]["warnings"]
     (entry,) = decisions.read(decisions.log_path(settings))
     assert entry["fairness"] == answer["fairness"]
+
+
+async def test_a_new_index_version_is_served_without_a_restart(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    body = {"job": "Registered nurse for intensive care.", "index": "pool", "top": 1}
+    first = await client.post("/v1/apps/recruitment:match", json=body)
+    assert first.json()["index"]["version"] == 1 and first.json()["matches"][0]["id"] == "2"
+    rows = Rows(["n1", "j1"], [RESUMES["2"], RESUMES["3"]], "resume", "id")
+    encoder = open_encoder(settings)
+    try:
+        build_index(settings, rows, encoder, name="pool", source=tmp_path / "pool.csv")
+    finally:
+        encoder.close()
+    second = await client.post("/v1/apps/recruitment:match", json=body)
+    assert second.json()["index"]["version"] == 2 and second.json()["matches"][0]["id"] == "n1"
