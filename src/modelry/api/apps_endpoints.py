@@ -131,7 +131,8 @@ class RecruitmentAPI:
         job = await asyncio.to_thread(_prepared, text, "job")
         index = await self._index(doc["index"])
         vectors, encoder = await self._embed([job], index, labels)
-        ranked = rank(score(job, vectors[0], index), index, top)
+        # Scoring the whole index is CPU work: off the event loop, like reading it.
+        ranked = await asyncio.to_thread(lambda: rank(score(job, vectors[0], index), index, top))
         entry = await asyncio.to_thread(log_match, self.settings, text, index, encoder, ranked, top)
         return json_response(_answer(index, encoder, entry, [m.as_dict() for m in ranked.matches]))
 
@@ -149,7 +150,7 @@ class RecruitmentAPI:
         candidate_position(index, candidate)
         vectors, encoder = await self._embed(prepared, index, labels)
         ids = [j.id for j in jobs]
-        matches = rank_jobs(candidate, ids, prepared, vectors, index, top)
+        matches = await asyncio.to_thread(rank_jobs, candidate, ids, prepared, vectors, index, top)
         entry = await asyncio.to_thread(
             log_jobs, self.settings, candidate, jobs, index, encoder, matches, top
         )

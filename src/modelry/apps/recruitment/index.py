@@ -108,8 +108,13 @@ class CandidateIndex:
         return [c.id for c in self.spec.candidates]
 
     @cached_property
+    def skill_sets(self) -> list[frozenset[str]]:
+        """Each candidate's skills, as a set."""
+        return [frozenset(c.skills) for c in self.spec.candidates]
+
+    @cached_property
     def _skill_counts(self) -> Counter[str]:
-        return Counter(s for c in self.spec.candidates for s in set(c.skills))
+        return Counter(s for skills in self.skill_sets for s in skills)
 
     def skill_idf(self, skill: str) -> float:
         """A skill's IDF over the candidates: ``log(1 + (n - df + 0.5) / (df + 0.5))``, the

@@ -136,8 +136,8 @@ def score(job: Job, chunk_vectors: np.ndarray, index: CandidateIndex) -> Compone
     ``chunk_vectors`` (by whichever path: in process or through the served encoder)."""
     job_vector = unit(np.asarray(chunk_vectors, dtype=np.float32).mean(axis=0))
     hits = np.array(
-        [[s in set(c.skills) for s in job.skills] for c in index.spec.candidates], dtype=bool
-    ).reshape(len(index.spec.candidates), len(job.skills))
+        [[s in have for s in job.skills] for have in index.skill_sets], dtype=bool
+    ).reshape(len(index.skill_sets), len(job.skills))
     coverage = hits.mean(axis=1) if job.skills else np.zeros(len(hits))
     cosines = index.passage_embeddings.astype(np.float64) @ job_vector.astype(np.float64)
     return Components(
