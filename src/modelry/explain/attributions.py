@@ -243,10 +243,32 @@ class Explainer:
     def _head(self, raw: Tensor) -> Tensor:
         torch = _torch()
         if self.task is Task.BINARY:
-            return torch.sigmoid(raw)  # type: ignore[no-any-return]
+            return self._calibrated(raw)
         if self.task is Task.MULTICLASS:
             return torch.softmax(raw, dim=1)  # type: ignore[no-any-return]
         return raw
+
+    def _calibrated(self, raw: Tensor) -> Tensor:
+        """The served P(positive): the sigmoid, through the version's calibration if any,
+        so that the attributions add up to the probability clients are served."""
+        torch = _torch()
+        calibration = self.runtime.network.calibration
+        if calibration is None:
+            return torch.sigmoid(raw)  # type: ignore[no-any-return]
+        if calibration.method == "temperature":
+            return torch.sigmoid(raw / calibration.temperature)  # type: ignore[no-any-return]
+        p = torch.sigmoid(raw)
+        if not calibration.x:
+            return p  # type: ignore[no-any-return]
+        # np.interp in torch (differentiable almost everywhere): the isotonic knots.
+        xs = torch.tensor(calibration.x, dtype=raw.dtype)
+        ys = torch.tensor(calibration.y, dtype=raw.dtype)
+        if xs.numel() == 1:
+            return torch.full_like(p, float(ys[0]))  # type: ignore[no-any-return]
+        right = torch.searchsorted(xs, p.clamp(xs[0], xs[-1]).contiguous()).clamp(1, xs.numel() - 1)
+        x0, x1, y0, y1 = xs[right - 1], xs[right], ys[right - 1], ys[right]
+        share = (p.clamp(xs[0], xs[-1]) - x0) / torch.where(x1 > x0, x1 - x0, torch.ones_like(x0))
+        return y0 + share * (y1 - y0)  # type: ignore[no-any-return]
 
     # -- explaining -------------------------------------------------------------------------
 
