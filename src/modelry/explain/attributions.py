@@ -91,6 +91,8 @@ class Explanation:
         reasons: The top factors in words (see :func:`modelry.explain.reasons.reasons`).
         target: The class whose probability is explained (``None`` for regression).
         delta: The completeness gap ``sum(attributions) - (score - baseline_score)``.
+        quantity: What ``score`` is, when it is not the model's probability or value
+            (an uplift model: ``"uplift of P(visit) with 'Mens E-Mail' over 'No E-Mail'"``).
     """
 
     score: float
@@ -99,6 +101,7 @@ class Explanation:
     reasons: list[Reason]
     target: str | None = None
     delta: float = 0.0
+    quantity: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able: what HTTP and ``modelry explain --json`` return per row."""
@@ -109,7 +112,7 @@ class Explanation:
             "attributions": dict(self.attributions),
             "reasons": [r.to_dict() for r in self.reasons],
             "delta": self.delta,
-        }
+        } | ({"quantity": self.quantity} if self.quantity else {})
 
 
 @dataclass(frozen=True, slots=True)
