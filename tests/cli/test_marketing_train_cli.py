@@ -149,3 +149,40 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(
     assert result.code != 0
     assert message in result.err
     assert len(result.err.strip().splitlines()) == 1, result.err
+
+
+def test_a_known_outcome_gives_the_realised_profit_and_charts(mkt: Any, tmp_path: Path) -> None:
+    """A labelled file (a test split): what the selection realised beside what it expected."""
+    import pandas as pd
+
+    customers = _table(400, seed=12)
+    source = write_csv(customers, tmp_path / "labelled.csv")
+    out, charts = tmp_path / "contacts.csv", tmp_path / "charts"
+    result = mkt(
+        "target", "campaign", str(source), "--cost-per-contact", "5",
+        "--value-per-conversion", "60", "--outcome", "responded", "--charts", str(charts),
+        "-o", str(out), "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    realised = json.loads(result.out)["realised"]
+    written = pd.read_csv(out)
+    chosen = written[written["contacted"]]
+    y = (chosen["responded"] == "yes").to_numpy()
+    assert realised["outcome"] == "responded"
+    assert realised["conversions"] == int(y.sum())
+    assert realised["profit"] == pytest.approx(float((60 * y - 5).sum()))
+    assert 0 <= realised["ece"] <= 1
+    for name in ("gains.png", "lift.png", "profit.png"):
+        assert (charts / name).stat().st_size > 1000
+    table = mkt(
+        "target", "campaign", str(source), "--cost-per-contact", "5",
+        "--value-per-conversion", "60", "--outcome", "responded", "-o", str(out),
+    )  # fmt: skip
+    assert "realised profit" in table.out and "calibration error" in table.out
+    for column, message in (("channel", "must be binary"), ("nope", "no column(s) 'nope'")):
+        bad = mkt(
+            "target", "campaign", str(source), "--cost-per-contact", "5",
+            "--value-per-conversion", "60", "--outcome", column, "-o", str(out),
+        )  # fmt: skip
+        assert bad.code != 0 and message in bad.err
+        assert len(bad.err.strip().splitlines()) == 1, bad.err

@@ -177,6 +177,14 @@ def target_command(
             min=0,
         ),
     ] = 0,
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            help="Column of DATA with each customer's known outcome (a test split, or last "
+            "campaign after the fact): report the realised profit, and chart the realised "
+            "gains, lift and profit beside the expected profit.",
+        ),
+    ] = None,
     batch_rows: Annotated[int, typer.Option(help="Rows per scoring chunk.", min=1)] = 65536,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -205,6 +213,7 @@ def target_command(
         capacity=capacity,
         charts=charts,
         reasons=reasons,
+        outcome=outcome,
         batch_rows=batch_rows,
     )
     incremental = report.effect == "uplift"  # an uplift model: conversions it causes
@@ -232,6 +241,11 @@ def target_command(
     table.add_row("method", summary["method"])
     if summary["method"] == "greedy-ratio":
         table.add_row("profit upper bound", f"{summary['upper_bound']:,.2f}")
+    if report.realised is not None:
+        realised = report.realised
+        table.add_row(f"realised conversions ({outcome})", f"{realised['conversions']:,}")
+        table.add_row("realised profit", f"{realised['profit']:,.2f}")
+        table.add_row("calibration error (ECE)", f"{realised['ece']:.4f}")
     console.out.print(table)
     console.out.print(f"→ {report.output}", highlight=False)
     for path in report.charts.values():
