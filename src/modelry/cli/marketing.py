@@ -107,11 +107,11 @@ def _report_calibration(calibration: dict[str, object] | None, artifact: Path) -
     from modelry.pipeline.calibration import CALIBRATION_PLOT
 
     how = (
-        f"temperature {calibration['temperature']:.4g}"
+        f"temperature T = {calibration['temperature']:.4g}"
         if "temperature" in calibration
-        else f"{calibration.get('knots')} knots"
+        else f"isotonic, {calibration.get('knots')} knots"
     )
-    table = Table(title=f"calibration on the validation split ({calibration['method']}, {how})")
+    table = Table(title=f"calibration on the validation split ({how})")
     for column in ("split", "ECE before", "ECE after", "Brier before", "Brier after"):
         table.add_column(column, justify="left" if column == "split" else "right")
     for split in ("valid", "test"):

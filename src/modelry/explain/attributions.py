@@ -2,8 +2,8 @@
 
 :class:`Explainer` runs Integrated Gradients (Captum) on the :class:`TabularNet` rebuilt
 from ``weights.safetensors`` and ``network.json``, on the served score: P(positive)
-for a binary task (the sigmoid output), the predicted class's probability for a
-multi-class task, the value for regression.
+for a binary task (the sigmoid output, through the version's calibration if it has one),
+the predicted class's probability for a multi-class task, the value for regression.
 
 **Baseline.** The average training row as the network sees it: the mean of the encoded
 dense inputs (standardised numbers near zero, one-hot blocks at their training

@@ -3,7 +3,8 @@
 ``modelry marketing train DATA.csv --target y`` trains through the ordinary pipeline
 (:func:`modelry.pipeline.train_model`) with two things a campaign needs:
 
-* **calibrated probabilities** (``--calibration``, default :data:`DEFAULT_CALIBRATION`):
+* **calibrated probabilities** (``--calibration``, default ``temperature``: chosen by
+  measurement on bank marketing, see ``bench/history.md``, 2026-12-04):
   expected profit is ``P(conversion) × value − cost``, so the probabilities themselves,
   not only their order, decide whom targeting contacts;
 * **call-outcome columns flagged** before training (:func:`call_outcome_columns`): a
@@ -15,7 +16,7 @@
   the column's one-column score (:func:`modelry.data.leakage.column_scores`, judged on the
   training split) and the advice to drop it; nothing is dropped without being asked.
 
-Why 0.80: on bank marketing ``duration`` alone scores 0.818; the best attributes known
+Why 0.80: on bank marketing ``duration`` alone scores 0.82; the best attributes known
 before a call (the economic indicators ``euribor3m``, ``cons.price.idx``,
 ``nr.employed``) score 0.76–0.78. A single customer attribute that predicts the response
 that well is rare in campaign data, so a column above it is worth a look; the margin on
@@ -34,9 +35,6 @@ from modelry.pipeline.calibration import check_calibration_target
 from modelry.pipeline.stages import prepare
 from modelry.settings import Settings
 from modelry.training.config import TrainConfig
-
-DEFAULT_CALIBRATION = "temperature"
-"""Chosen by measurement on bank marketing (see ``bench/history.md``, 2026-12-04)."""
 
 CALL_OUTCOME_NAMES = frozenset(
     {
