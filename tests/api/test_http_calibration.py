@@ -3,6 +3,7 @@ serve the calibrated probability, never the network's own."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,6 @@ import numpy as np
 import pytest
 from servekit import INSTANCE, JOBS, serving
 
-from conftest import _write_tables
 from modelry.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -22,6 +22,22 @@ ROWS = [
 ]
 
 
+def _write_clients(path: Path) -> None:
+    """The ``clients`` table of this folder's conftest: 400 rows, a known logistic rule."""
+    rng = np.random.default_rng(7)
+    n = 400
+    age = rng.integers(18, 80, n)
+    job = rng.choice(JOBS, n)
+    balance = rng.normal(1000, 500, n).round(2)
+    member = rng.choice(["yes", "no"], n)
+    logit = (age - 45) / 10 + (job == "student") * 1.5 - (balance - 1000) / 800
+    target = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["age", "job", "balance", "member", "target"])
+        writer.writerows(zip(age, job, balance, member, target, strict=True))
+
+
 @pytest.fixture(scope="module")
 def calibrated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``clients`` trained long and fast on 400 rows (over-confident), then calibrated."""
@@ -30,7 +46,7 @@ def calibrated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     home = tmp_path_factory.mktemp("calibrated")
     (home / "data").mkdir()
-    _write_tables(home / "data")
+    _write_clients(home / "data" / "clients.csv")
     config = {
         "name": "clients",
         "data": {"target": "target"},

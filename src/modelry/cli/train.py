@@ -19,6 +19,7 @@ DATA = "Data"
 NET = "Network"
 OPT = "Optimisation and regularisation"
 OUT = "Output"
+ENGINE = "Engine"
 
 
 def _csv(text: str | None, what: str) -> list[str] | None:
@@ -263,6 +264,29 @@ def train_command(
         float | None,
         Opt(help="DP-SGD per-row gradient clipping norm [1.0].", rich_help_panel=OPT),
     ] = None,
+    engine: Annotated[
+        str | None,
+        Opt(
+            help="Where the network's fit runs: local (this process) or ray: data-parallel on "
+            "Ray Train (DDP on CPU; the ray extra) [local].",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, Opt(help="Ray Train workers for --engine ray [2].", rich_help_panel=ENGINE)
+    ] = None,
+    cpus_per_worker: Annotated[
+        float | None, Opt(help="CPUs each Ray worker reserves [1].", rich_help_panel=ENGINE)
+    ] = None,
+    address: Annotated[
+        str | None,
+        Opt(
+            help="Ray cluster to join: auto or ray://HOST:10001 (default: start a local Ray). "
+            "Every node must then read MODELRY_HOME at the same path, and the registry be "
+            "PostgreSQL (MODELRY_REGISTRY_URL).",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None,
     print_config: Annotated[
         bool,
         Opt(
@@ -278,6 +302,8 @@ def train_command(
     """Train a neural network on DATA, beside a simple baseline, and register it.
 
     Example: modelry train bank-additional-full.csv --target y --drop duration
+
+    On Ray: modelry train bank-additional-full.csv --target y --engine ray --workers 2
     """
     overrides: dict[str, Any] = {
         "name": name,
@@ -322,6 +348,10 @@ def train_command(
         "training.dp_epsilon": dp_epsilon,
         "training.dp_delta": dp_delta,
         "training.dp_max_grad_norm": dp_max_grad_norm,
+        "engine.name": engine,
+        "engine.workers": workers,
+        "engine.cpus_per_worker": cpus_per_worker,
+        "engine.address": address,
     }
     resolved = resolve_config(config, overrides)
     if print_config:

@@ -92,6 +92,7 @@ def bundle(
     train_seconds: float,
     chosen: Chosen | None = None,
     calibration: Mapping[str, Any] | None = None,
+    tuning: dict[str, Any] | None = None,
 ) -> Bundle:
     """Every file of a tabular network's version: the model, its specs, figures and card.
 
@@ -107,6 +108,7 @@ def bundle(
         train_seconds: Wall time from the start of the run to the exported graph.
         chosen: What the version serves and why (``None``: the network, uncompared).
         calibration: The calibration stage's report (``None``: not calibrated).
+        tuning: The hyper-parameter search that chose the settings (``modelry tune``).
     """
     schema, split, task = prepared.schema, prepared.split, prepared.task
     name = config.name or default_name(data_path)
@@ -136,6 +138,10 @@ def bundle(
         "target_drift": prepared.drift.to_dict() if prepared.drift else None,
         "cleaning": prepared.report.model_dump(mode="json"),
     }
+    if result.engine != "local":
+        metrics_doc["engine"] = {"name": result.engine, "workers": result.workers}
+    if tuning:
+        metrics_doc["tuning"] = tuning
     if fitted.privacy:
         metrics_doc["privacy"] = fitted.privacy
     if fair.metrics:
@@ -172,6 +178,7 @@ def bundle(
             "time_order": config.data.time_order,
             "differential_privacy": fitted.privacy,
             "calibration": metrics_doc.get("calibration"),
+            "tuning": tuning,
         }
     )
     documents = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -259,14 +260,18 @@ def fit(
     config: TrainConfig,
     *,
     on_epoch: Callable[[EpochLog], None] | None = None,
+    ray_storage: Path | None = None,
 ) -> Fitted:
-    """Train the network (with DP-SGD when ``config.training.dp_epsilon`` is set) and the baseline.
+    """Train the network (with DP-SGD when ``config.training.dp_epsilon`` is set, on Ray
+    Train workers when ``config.engine.name`` is ``ray``) and the baseline.
 
     Args:
         prepared: The prepared table (its schema gives the task and classes).
         data: The encoded splits.
         config: The model and training settings.
         on_epoch: Called after every epoch.
+        ray_storage: Where Ray Train writes its run directory (``--engine ray``): a
+            directory every node can read; a temporary one when None.
     """
     task = prepared.task
     seed_everything(config.training.seed)
@@ -280,7 +285,7 @@ def fit(
         fitting = background.submit(
             _fit_baseline_alone, task, data.train, config.training.seed, n_outputs
         )
-        run = train if config.training.dp_epsilon is None else train_private
+        run = _network_fit(config, ray_storage)
         result = run(net, task, data.train, data.valid, config.training, on_epoch=on_epoch)
         baseline = fitting.result()
     privacy = privacy_record(result, config.training)
@@ -298,6 +303,16 @@ def fit(
         **reference_inputs(net, reference.dense, reference.codes),
     )
     return Fitted(net=net, result=result, baseline=baseline, network=network, privacy=privacy)
+
+
+def _network_fit(config: TrainConfig, ray_storage: Path | None) -> Callable[..., TrainResult]:
+    """The loop that fits the network: local, differentially private, or on Ray Train."""
+    if config.engine.name == "ray":
+        # Imported here only: the embedded path never loads Ray (an import-linter contract).
+        from modelry.training.ray_train import train_on_ray
+
+        return partial(train_on_ray, engine=config.engine, storage=ray_storage)
+    return train if config.training.dp_epsilon is None else train_private
 
 
 def _fit_baseline_alone(task: Task, data: TrainData, seed: int, n_outputs: int) -> Baseline:

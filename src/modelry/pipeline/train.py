@@ -92,6 +92,7 @@ def train_model(
     on_epoch: Callable[[EpochLog], None] | None = None,
     on_stage: Stage | None = None,
     on_warning: Stage | None = None,
+    tuning: dict[str, Any] | None = None,
 ) -> TrainOutcome:
     """Train, evaluate and register one model version from the table at ``data_path``.
 
@@ -102,6 +103,8 @@ def train_model(
         on_epoch: Called after every epoch.
         on_stage: Called with a short description as each stage begins.
         on_warning: Called with each leakage warning as soon as it is known, before training.
+        tuning: The search that chose ``config``'s settings (``modelry tune``), for
+            ``metrics.json`` and the card.
 
     Raises:
         DataError: ``config.data.strict_leaks`` and a column may leak the target.
@@ -124,8 +127,13 @@ def train_model(
     data = preprocess(
         prepared, config.features, recency_half_life=config.training.recency_half_life
     )
-    stage("training the network")
-    fitted = fit(prepared, data, config, on_epoch=on_epoch)
+    on_ray = config.engine.name == "ray"
+    stage(
+        f"training the network on {config.engine.workers} Ray workers"
+        if on_ray
+        else "training the network"
+    )
+    fitted = fit(prepared, data, config, on_epoch=on_epoch, ray_storage=settings.home / "ray")
     stage("evaluating beside the baseline")
     evaluated = evaluate(data, fitted)
     chosen = choose(prepared, data, fitted, evaluated, config)
@@ -151,6 +159,7 @@ def train_model(
         train_seconds=train_seconds,
         chosen=chosen,
         calibration=calibration,
+        tuning=tuning,
     )
     served = partial(
         _verify_served,

@@ -112,7 +112,8 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             (``{feature: value}``), ``fairness`` (the test-split audit summary),
             ``mitigation`` (``metrics.json["fairness"]``), ``warnings``, ``time_order``,
             ``intended_use`` (the user's own text), ``differential_privacy``
-            (``metrics.json["privacy"]``: the ε spent by DP-SGD, its δ, ...).
+            (``metrics.json["privacy"]``: the ε spent by DP-SGD, its δ, ...), ``tuning``
+            (``metrics.json["tuning"]``: the hyper-parameter search, ``modelry tune``).
 
     Returns:
         ``(markdown, doc)``; ``doc`` has one key per section of :data:`SECTIONS`.
@@ -143,6 +144,7 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             "network": meta.get("metrics") or {},
             "baseline": meta.get("baseline") or {},
             "calibration": meta.get("calibration"),
+            "tuning": meta.get("tuning"),
         },
         "importance": _importance(meta.get("importance")),
         "fairness": {"audit": fairness, "mitigation": meta.get("mitigation")} if fairness else None,
@@ -185,6 +187,34 @@ def _metrics_md(metrics: Mapping[str, Any]) -> list[str]:
             _fmt((baseline.get(split) or {}).get(m)) for split in ("valid", "test")
         ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines + _tuning_md(metrics.get("tuning"))
+
+
+def _tuning_md(tuning: Mapping[str, Any] | None) -> list[str]:
+    """The search that chose the settings: space, best trial, every trial."""
+    if not tuning:
+        return []
+    best = tuning["best"]
+    knobs = [k for k in best if k != "valid"]
+
+    def knob(value: Any) -> str:  # learning rates and decays span decades: 3 significant digits
+        return f"{value:.3g}" if isinstance(value, float) else _fmt(value)
+
+    lines = [
+        "",
+        f"Settings chosen by hyper-parameter search ({tuning['method']}, {tuning['samples']} "
+        f"trials, best by {tuning['metric']}): "
+        + ", ".join(f"{k} = {knob(best[k])}" for k in knobs)
+        + f" ({_fmt(best['valid'])}). Space: "
+        + "; ".join(f"{k}: {v}" for k, v in tuning["space"].items())
+        + ".",
+        "",
+        "| " + " | ".join([*knobs, "valid", "epochs"]) + " |",
+        "|" + "---|" * (len(knobs) + 2),
+    ]
+    for t in tuning["trials"]:
+        cells = [knob(t.get(k)) for k in knobs] + [_fmt(t.get("valid")), _fmt(t.get("epochs_run"))]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 

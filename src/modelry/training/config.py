@@ -31,6 +31,7 @@ Balance = Literal["none", "weights", "oversample"]
 MonitorName = Literal["auto", "metric", "loss"]
 Fairness = Literal["none", "demographic_parity", "equalized_odds"]
 CalibrationName = Literal["none", "temperature", "isotonic"]
+EngineName = Literal["local", "ray"]
 
 
 class _Strict(BaseModel):
@@ -154,6 +155,30 @@ class OptimConfig(_Strict):
     )
 
 
+class EngineConfig(_Strict):
+    """Where the network's fit runs: in this process, or data-parallel on Ray Train."""
+
+    name: EngineName = Field(
+        default="local",
+        description="'local': this process; 'ray': data-parallel on Ray Train (DDP on CPU, "
+        "gloo; the ray extra), every other stage in this process.",
+    )
+    workers: int = Field(default=2, ge=1, description="Ray Train workers (DDP ranks).")
+    cpus_per_worker: float = Field(default=1.0, gt=0, description="CPUs each worker reserves.")
+    address: str | None = Field(
+        default=None,
+        description="Ray cluster to join ('auto', 'ray://HOST:10001'); None starts a local "
+        "Ray with workers × cpus_per_worker CPUs. On a cluster MODELRY_HOME must be a "
+        "directory every node mounts at the same path, the registry PostgreSQL.",
+    )
+
+    @model_validator(mode="after")
+    def _ray_options_need_ray(self) -> EngineConfig:
+        if self.name == "local" and self.address is not None:
+            raise ConfigError("--address needs --engine ray", field="engine.address")
+        return self
+
+
 class TrainConfig(_Strict):
     """Everything that defines a training run."""
 
@@ -162,6 +187,7 @@ class TrainConfig(_Strict):
     features: list[Feature] = Field(default_factory=list, description="Per-column overrides.")
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: OptimConfig = Field(default_factory=OptimConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     serve: Literal["auto", "network", "baseline"] = Field(
         default="auto",
         description="What the version serves: 'auto' serves the baseline when it beats the "
@@ -189,6 +215,12 @@ class TrainConfig(_Strict):
                     "--balance oversample cannot be combined with --dp-epsilon (DP-SGD needs "
                     "uniform Poisson sampling); use --balance weights",
                     field="training.balance",
+                )
+            if self.engine.name == "ray":
+                raise ConfigError(
+                    "--dp-epsilon cannot be combined with --engine ray (DP-SGD's accounting "
+                    "is per process; train it locally)",
+                    field="engine.name",
                 )
         return self
 
