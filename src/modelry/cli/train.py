@@ -56,6 +56,9 @@ def _set(tree: dict[str, Any], path: str, value: Any) -> None:
     if value is None:
         return
     section, _, key = path.partition(".")
+    if not key:  # a top-level setting (serve, calibration)
+        tree[section] = value
+        return
     tree.setdefault(section, {})[key] = value
 
 

@@ -91,6 +91,7 @@ def bundle(
     onnx: bytes,
     train_seconds: float,
     chosen: Chosen | None = None,
+    calibration: Mapping[str, Any] | None = None,
     tuning: dict[str, Any] | None = None,
 ) -> Bundle:
     """Every file of a tabular network's version: the model, its specs, figures and card.
@@ -106,6 +107,7 @@ def bundle(
         onnx: The served graph (:meth:`Fitted.to_onnx`).
         train_seconds: Wall time from the start of the run to the exported graph.
         chosen: What the version serves and why (``None``: the network, uncompared).
+        calibration: The calibration stage's report (``None``: not calibrated).
         tuning: The hyper-parameter search that chose the settings (``modelry tune``).
     """
     schema, split, task = prepared.schema, prepared.split, prepared.task
@@ -144,6 +146,8 @@ def bundle(
         metrics_doc["privacy"] = fitted.privacy
     if fair.metrics:
         metrics_doc["fairness"] = fair.metrics
+    if calibration:
+        metrics_doc["calibration"] = dict(calibration)
     lineage = {
         "data": fingerprint(data_path),
         "config": config.model_dump(mode="json"),
@@ -173,6 +177,7 @@ def bundle(
             "warnings": prepared.warnings,
             "time_order": config.data.time_order,
             "differential_privacy": fitted.privacy,
+            "calibration": metrics_doc.get("calibration"),
             "tuning": tuning,
         }
     )

@@ -14,7 +14,9 @@ import numpy as np
 from modelry.data.columns import Columns
 from modelry.data.leakage import Leak, refuse_leaks
 from modelry.data.schema import Schema, Task
+from modelry.errors import ArtifactError
 from modelry.pipeline.artifact import bundle, default_name, register
+from modelry.pipeline.calibration import calibrate, check_calibration_target
 from modelry.pipeline.choice import choose
 from modelry.pipeline.stages import (
     check_fairness_target,
@@ -57,6 +59,7 @@ class TrainOutcome:
     selection: dict[str, Any] = field(default_factory=dict)
     leaks: list[Leak] = field(default_factory=list)
     target_drift: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None  # ECE and Brier before/after, per split
 
     def to_dict(self) -> dict[str, Any]:
         """``metrics`` are the served model's; ``network`` and ``baseline`` are always both."""
@@ -77,6 +80,7 @@ class TrainOutcome:
             "artifact": str(self.artifact),
             "warnings": self.warnings,
             "fairness": self.fairness,
+            "calibration": self.calibration,
         }
 
 
@@ -118,6 +122,7 @@ def train_model(
     for leak in prepared.leaks:
         (on_warning or (lambda _: None))(leak.message)
     check_fairness_target(config.data.fairness, prepared.schema)
+    check_calibration_target(config.calibration, prepared.schema)
     stage("fitting the preprocessing")
     data = preprocess(
         prepared, config.features, recency_half_life=config.training.recency_half_life
@@ -133,6 +138,11 @@ def train_model(
     evaluated = evaluate(data, fitted)
     chosen = choose(prepared, data, fitted, evaluated, config)
     fitted, evaluated = chosen.fitted, chosen.evaluated  # what the version serves from here
+    calibration = None
+    if config.calibration != "none":
+        stage("calibrating on the validation split")
+        calibrated = calibrate(data, fitted, evaluated, config.calibration)
+        fitted, evaluated, calibration = calibrated.fitted, calibrated.evaluated, calibrated.report
     stage("exporting and verifying the artifact")
     onnx = fitted.to_onnx()
     train_seconds = time.perf_counter() - started
@@ -148,6 +158,7 @@ def train_model(
         onnx=onnx,
         train_seconds=train_seconds,
         chosen=chosen,
+        calibration=calibration,
         tuning=tuning,
     )
     served = partial(
@@ -155,7 +166,7 @@ def train_model(
         name=name,
         columns=prepared.columns,
         rows=prepared.split.test,
-        expected=evaluated.outputs["test"],
+        expected=chosen.evaluated.outputs["test"],  # before calibration: checked apart
     )
     version = register(registry, made, verify=served)
     return TrainOutcome(
@@ -176,15 +187,30 @@ def train_model(
         selection=chosen.selection.to_dict(),
         leaks=prepared.leaks,
         target_drift=prepared.drift.to_dict() if prepared.drift else None,
+        calibration=calibration,
     )
 
 
 def _verify_served(
     staged: Path, *, name: str, columns: Columns, rows: np.ndarray, expected: np.ndarray
 ) -> None:
-    """The runtime that will serve the model must reproduce it on raw rows."""
+    """The runtime that will serve the model must reproduce it on raw rows.
+
+    The network is compared before calibration: a steep stretch of an isotonic map would
+    magnify float32 rounding past any useful tolerance; the calibration must then be
+    exactly what the runtime applies to the network's output.
+    """
     runtime = open_runtime(staged, name, 0)  # through its kind, with the kind's own checks
     assert isinstance(runtime, TabularRuntime)
-    sample = rows[:2048]
-    served = runtime.scores(take(columns, sample))
-    check_parity(expected[: len(sample)], served)
+    sample = take(columns, rows[:2048])
+    served = runtime.scores(sample)
+    calibration = runtime.network.calibration
+    if calibration is None:
+        check_parity(expected[: len(served)], served)
+        return
+    assert runtime.preprocessor is not None
+    encoded = runtime.preprocessor.transform(sample)
+    network = runtime.raw_output(encoded.dense, encoded.codes)[:, 0]
+    check_parity(expected[: len(served)], network)
+    if not np.array_equal(calibration.apply(network), served):
+        raise ArtifactError("the served probabilities are not the calibrated network's")

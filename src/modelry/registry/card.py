@@ -143,6 +143,7 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             "selection": meta.get("selection"),
             "network": meta.get("metrics") or {},
             "baseline": meta.get("baseline") or {},
+            "calibration": meta.get("calibration"),
             "tuning": meta.get("tuning"),
         },
         "importance": _importance(meta.get("importance")),
@@ -255,6 +256,35 @@ def _fairness_md(fairness: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _calibration_md(calibration: Mapping[str, Any] | None) -> list[str]:
+    """ECE and Brier score of the served probabilities before and after calibration."""
+    if not calibration:
+        return []
+    method = calibration.get("method")
+    how = (
+        f"temperature {calibration['temperature']:.4g}"
+        if "temperature" in calibration
+        else f"{calibration.get('knots', '?')} knots"
+    )
+    lines = [
+        "",
+        f"Probabilities calibrated on the validation split ({method}, {how}); "
+        f"expected calibration error ({calibration.get('bins', 15)} bins) and Brier score:",
+        "",
+        "| split | ECE before | ECE after | Brier before | Brier after |",
+        "|---|---|---|---|---|",
+    ]
+    for split in ("valid", "test"):
+        figures = calibration.get(split)
+        if figures:
+            e, b = figures["ece"], figures["brier"]
+            lines.append(
+                f"| {split} | {_fmt(e['before'])} | {_fmt(e['after'])} | "
+                f"{_fmt(b['before'])} | {_fmt(b['after'])} |"
+            )
+    return lines
+
+
 def _dp_md(dp: Mapping[str, Any] | None) -> list[str]:
     if not dp:
         return ["Not trained with differential privacy (see `modelry train --dp-epsilon`)."]
@@ -316,6 +346,7 @@ def _markdown(doc: Mapping[str, Any]) -> str:
         "## Metrics",
         "",
         *_metrics_md(doc["metrics"]),
+        *_calibration_md(doc["metrics"].get("calibration")),
         "",
         "## Feature importance",
         "",

@@ -27,6 +27,7 @@ from modelry.registry.layout import (
     PREPROCESSOR_FILE,
     SCHEMA_FILE,
     TABULAR_KIND,
+    Calibration,
     NetworkSpec,
     read_spec,
 )
@@ -52,6 +53,7 @@ class TabularRuntime(Runtime):
         self.threads = threads
         self._session: Any = None
         self._group_thresholds: dict[str, dict[str, float]] | None = None
+        self._calibration: Calibration | None = None
         self.artifact: Artifact | None = None
         self.preprocessor: Preprocessor | None = None
         self.schema: Schema | None = None
@@ -76,6 +78,7 @@ class TabularRuntime(Runtime):
         self._run = session_runner(self._session)
         self._threshold = self.network.threshold
         self._task = self.network.task  # once, not per request
+        self._calibration = self.network.calibration
         # Fairness mitigation: per-group decision thresholds on a sensitive column, which
         # then becomes a required input of the decision (never of the network).
         self._group_thresholds = self.network.group_thresholds or None
@@ -145,7 +148,11 @@ class TabularRuntime(Runtime):
             raise NotFittedError(f"model {self.name}:{self.version} is not loaded")
         encoded = self._require_preprocessor().transform(columns)
         out = self.raw_output(encoded.dense, encoded.codes)
-        return out if self._task is Task.MULTICLASS else out[:, 0]
+        if self._task is Task.MULTICLASS:
+            return out
+        if self._calibration is not None:  # fitted on the validation split (binary only)
+            return self._calibration.apply(out[:, 0])
+        return out[:, 0]
 
     def predict(self, columns: Mapping[str, InputColumn]) -> Outputs:
         scores = self.scores(columns)

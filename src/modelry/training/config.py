@@ -30,6 +30,7 @@ Schedule = Literal["none", "step", "cosine", "plateau"]
 Balance = Literal["none", "weights", "oversample"]
 MonitorName = Literal["auto", "metric", "loss"]
 Fairness = Literal["none", "demographic_parity", "equalized_odds"]
+CalibrationName = Literal["none", "temperature", "isotonic"]
 EngineName = Literal["local", "ray"]
 
 
@@ -191,6 +192,12 @@ class TrainConfig(_Strict):
         default="auto",
         description="What the version serves: 'auto' serves the baseline when it beats the "
         "network beyond noise (see modelry.training.selection), else the network.",
+    )
+    calibration: CalibrationName = Field(
+        default="none",
+        description="Calibrate the served P(positive) of a binary model on the validation "
+        "split: 'temperature' (one parameter on the logit) or 'isotonic' (a monotone step "
+        "map); see modelry.training.calibration. 'modelry marketing train' sets it.",
     )
 
     @model_validator(mode="after")
