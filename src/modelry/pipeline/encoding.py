@@ -55,8 +55,9 @@ class TextEncoding:
     details: dict[str, Any]
 
     def upstream(self) -> dict[str, dict[str, str]]:
-        """``{column: {model, input, output}}``: the manifest's ``upstream`` entry."""
-        link = {"model": self.model, "input": self.input, "output": self.output}
+        """``{column: {model, input, output, required}}``: the manifest's ``upstream`` entry
+        (required: a missing or empty text is refused when served, not scored)."""
+        link = {"model": self.model, "input": self.input, "output": self.output, "required": True}
         return {column: dict(link) for column in self.columns}
 
     def features(self) -> list[Feature]:

@@ -216,7 +216,7 @@ class TabularRuntime(Runtime):
 
 
 def _upstream(declared: Any, path: Path) -> dict[str, Upstream]:
-    """The manifest's ``upstream`` entry: ``{column: {model, input, output}}``.
+    """The manifest's ``upstream`` entry: ``{column: {model, input, output, required}}``.
 
     Raises:
         ArtifactError: the entry is not of that form.
@@ -226,7 +226,10 @@ def _upstream(declared: Any, path: Path) -> dict[str, Upstream]:
     try:
         return {
             str(column): Upstream(
-                model=str(u["model"]), input=str(u["input"]), output=str(u["output"])
+                model=str(u["model"]),
+                input=str(u["input"]),
+                output=str(u["output"]),
+                required=bool(u.get("required", False)),
             )
             for column, u in dict(declared).items()
         }
