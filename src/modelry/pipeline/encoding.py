@@ -54,10 +54,15 @@ class TextEncoding:
     output: str
     details: dict[str, Any]
 
-    def upstream(self) -> dict[str, dict[str, str]]:
+    def upstream(self) -> dict[str, dict[str, str | bool]]:
         """``{column: {model, input, output, required}}``: the manifest's ``upstream`` entry
         (required: a missing or empty text is refused when served, not scored)."""
-        link = {"model": self.model, "input": self.input, "output": self.output, "required": True}
+        link: dict[str, str | bool] = {
+            "model": self.model,
+            "input": self.input,
+            "output": self.output,
+            "required": True,
+        }
         return {column: dict(link) for column in self.columns}
 
     def features(self) -> list[Feature]:
