@@ -271,3 +271,19 @@ def test_personal_data_never_reaches_the_encoder(home: Path, tmp_path: Path) -> 
     assert encoding.columns == ["resume"]  # detected: the one text feature column
     assert embedded.columns["resume"].shape == (60, 384)
     assert "email" not in embedded.columns and "gender" not in embedded.columns
+
+
+def test_modelry_explain_embeds_the_rows_of_a_file_first(home: Path, tmp_path: Path) -> None:
+    source = tmp_path / "one.csv"
+    with source.open("w", newline="") as f:
+        csv.writer(f).writerows([["resume", "years"], [NEW["developer"], 7]])
+    env = {**os.environ, "MODELRY_HOME": str(home)}
+    command = [sys.executable, "-m", "modelry.cli.main", "explain", "screening", str(source)]
+    done = subprocess.run(
+        [*command, "--json"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    (explanation,) = json.loads(done.stdout)["explanations"]
+    assert explanation["target"] == "developer"
+    assert set(explanation["attributions"]) == {"resume", "years"}
+    assert explanation["reasons"][0]["value"] == NEW["developer"]

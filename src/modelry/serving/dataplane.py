@@ -159,6 +159,15 @@ class DataPlane:
             columns = await self._resolve_upstream(served, columns, n_rows, 0)
         return await served.predict(columns, n_rows)
 
+    async def resolve(
+        self, served: Served, columns: Mapping[str, Any], n_rows: int
+    ) -> Mapping[str, Any]:
+        """``columns`` as ``served``'s runtime takes them: upstream columns resolved (the
+        columns themselves when it has none)."""
+        if not served.runtime.upstream:
+            return columns
+        return await self._resolve_upstream(served, columns, n_rows, 0)
+
     async def _resolve_upstream(
         self, served: Served, columns: Mapping[str, Any], n_rows: int, depth: int
     ) -> Mapping[str, Any]:
@@ -191,9 +200,7 @@ class DataPlane:
         if self.explainers is None:
             raise ConfigError("explanations are not available in this service")
         shown = columns  # what the client sent: reasons quote the text, not its vector
-        if served.runtime.upstream:
-            n_rows = len(next(iter(columns.values()), []))
-            columns = await self._resolve_upstream(served, columns, n_rows, 0)
+        columns = await self.resolve(served, columns, len(next(iter(columns.values()), [])))
         with served.hold():  # a hot swap mid-request must not unload the runtime under us
             if served.explainer is None:
                 async with served.explain_lock():
