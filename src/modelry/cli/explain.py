@@ -44,13 +44,14 @@ def explain_command(
     if data is None and record is None:
         _global(version, json_output)
         return
-    explainer, kinds = _explainer(version, top)
+    explainer, runtime = _explainer(version, top)
+    kinds = runtime.input_kinds()
     if record is not None:
         columns = record_columns(record, kinds)
     else:
         assert data is not None
         columns = _file_rows(data, kinds, limit)
-    explanations = explainer.explain(columns)
+    explanations = explainer.explain(_resolved(version, runtime, columns), columns)
     if json_output:
         console.print_json(
             {
@@ -64,8 +65,8 @@ def explain_command(
         _print_local(i, explanation, columns)
 
 
-def _explainer(version: ModelVersion, top: int) -> tuple[Any, dict[str, str]]:
-    """The explainer of the version's kind, and the input columns it reads."""
+def _explainer(version: ModelVersion, top: int) -> tuple[Any, Any]:
+    """The explainer of the version's kind, and its loaded runtime."""
     from modelry.serving.kinds import open_runtime
     from modelry.serving.tabular import TabularRuntime
     from modelry.serving.uplift import UpliftRuntime
@@ -74,12 +75,28 @@ def _explainer(version: ModelVersion, top: int) -> tuple[Any, dict[str, str]]:
     if isinstance(runtime, UpliftRuntime):
         from modelry.explain.uplift import UpliftExplainer
 
-        return UpliftExplainer(runtime, top=top), runtime.input_kinds()
+        return UpliftExplainer(runtime, top=top), runtime
     if not isinstance(runtime, TabularRuntime):
         raise ConfigError(f"models of kind {runtime.kind!r} cannot be explained yet")
     from modelry.explain.attributions import Explainer
 
-    return Explainer(runtime, top=top), runtime.input_kinds()
+    return Explainer(runtime, top=top), runtime
+
+
+def _resolved(version: ModelVersion, runtime: Any, columns: dict[str, Any]) -> Any:
+    """``columns`` with any column another served model computes first (a text the
+    ``text-encoder`` embeds) computed by it, through a data plane of this command's own."""
+    if not runtime.upstream:
+        return columns
+    from modelry.registry.store import Registry
+    from modelry.serving.scoring import with_model
+
+    n_rows = len(next(iter(columns.values()), []))
+
+    async def work(plane: Any, served: Any) -> Any:
+        return await plane.resolve(served, columns, n_rows)
+
+    return with_model(Registry(Settings()), version.name, version.version, work)
 
 
 # -- global -----------------------------------------------------------------------------------

@@ -153,6 +153,32 @@ def train_command(
         str | None,
         Opt(help="Keep all rows of each value of COLUMN in one split.", rich_help_panel=DATA),
     ] = None,
+    text_encoder: Annotated[
+        str | None,
+        Opt(
+            help="Embed the text columns with this registered text-encoder model (e.g. "
+            "text-encoder, added by 'modelry encoder add'), at training and, served, through "
+            "the served encoder; the network trains on the vectors.",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
+    text_columns: Annotated[
+        str | None,
+        Opt(
+            help="The columns --text-encoder embeds, comma-separated (default: the text "
+            "feature columns). Personal, sensitive and identifier columns are refused.",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
+    dedup: Annotated[
+        bool | None,
+        Opt(
+            "--dedup/--no-dedup",
+            help="Drop exact duplicate rows (features and target) before splitting [on with "
+            "--text-encoder, else off; held-out rows repeating a training row are reported].",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
     strict_leaks: Annotated[
         bool,
         Opt(
@@ -323,6 +349,9 @@ def train_command(
         "data.time_order": time_order,
         "data.split_by": split_by,
         "data.strict_leaks": True if strict_leaks else None,
+        "data.text_encoder": text_encoder,
+        "data.text_columns": _csv(text_columns, "text-columns"),
+        "data.deduplicate": dedup,
         "serve": serve,
         "model.hidden": _hidden(hidden),
         "model.activation": activation,
@@ -446,6 +475,14 @@ def report(outcome: Any, shown: list[str] | None = None) -> None:
             if value is not None
         )
         console.out.print(f"target {drift['statistic']}: {per_split}", highlight=False)
+    encoding = outcome.text_encoder
+    if encoding:
+        console.out.print(
+            f"text: {', '.join(encoding['columns'])} embedded by {encoding['model']} "
+            f"v{encoding['version']} ({encoding['dimension']}-d); served through that model",
+            markup=False,
+            highlight=False,
+        )
     if outcome.selection:
         reason = outcome.selection["reason"]
         console.out.print(f"served: the {outcome.served} — {reason}", markup=False, highlight=False)

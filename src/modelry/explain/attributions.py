@@ -275,8 +275,14 @@ class Explainer:
 
     # -- explaining -------------------------------------------------------------------------
 
-    def explain(self, columns: Mapping[str, ColumnArray]) -> list[Explanation]:
+    def explain(
+        self, columns: Mapping[str, ColumnArray], shown: Mapping[str, Any] | None = None
+    ) -> list[Explanation]:
         """One explanation per row of ``columns`` (the same columns ``predict`` takes).
+
+        A column embedded by an upstream model is one feature: its vector's attributions
+        are summed (``Preprocessor.groups_``), and reasons quote the text from ``shown``
+        (the columns as the client sent them; default: ``columns``).
 
         Raises:
             InvalidInputError: A column is missing or holds an unusable value.
@@ -305,13 +311,13 @@ class Explainer:
         )
         by_column = encoded_attr @ self._groups
         return [
-            self._explanation(columns, i, scores, targets, by_column, deltas)
+            self._explanation(shown or columns, i, scores, targets, by_column, deltas)
             for i in range(len(scores))
         ]
 
     def _explanation(
         self,
-        columns: Mapping[str, ColumnArray],
+        columns: Mapping[str, Any],
         i: int,
         scores: np.ndarray,
         targets: np.ndarray,

@@ -138,8 +138,13 @@ class UpliftExplainer:
             f"uplift of P({outcome}) with {arm!r} over {runtime.control!r}" for arm in runtime.arms
         ]
 
-    def explain(self, columns: Mapping[str, ColumnArray]) -> list[Explanation]:
+    def explain(
+        self, columns: Mapping[str, ColumnArray], shown: Mapping[str, Any] | None = None
+    ) -> list[Explanation]:
         """One explanation per row of the served ``uplift`` (the recommended arm's).
+
+        ``shown`` (the columns as sent, where an upstream model replaced some) is unused:
+        the uplift kind takes no column from another model.
 
         Raises:
             InvalidInputError: A column is missing or holds an unusable value.

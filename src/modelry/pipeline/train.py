@@ -18,6 +18,7 @@ from modelry.errors import ArtifactError
 from modelry.pipeline.artifact import bundle, default_name, register
 from modelry.pipeline.calibration import calibrate, check_calibration_target
 from modelry.pipeline.choice import choose
+from modelry.pipeline.encoding import embed_text
 from modelry.pipeline.stages import (
     check_fairness_target,
     evaluate,
@@ -60,6 +61,8 @@ class TrainOutcome:
     leaks: list[Leak] = field(default_factory=list)
     target_drift: dict[str, Any] | None = None
     calibration: dict[str, Any] | None = None  # ECE and Brier before/after, per split
+    text_encoder: dict[str, Any] | None = None  # which encoder embedded which columns
+    duplicates: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """``metrics`` are the served model's; ``network`` and ``baseline`` are always both."""
@@ -74,6 +77,8 @@ class TrainOutcome:
             "selection": self.selection,
             "leaks": [leak.to_dict() for leak in self.leaks],
             "target_drift": self.target_drift,
+            "text_encoder": self.text_encoder,
+            "duplicates": self.duplicates,
             "train_seconds": round(self.train_seconds, 3),
             "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch,
@@ -123,10 +128,16 @@ def train_model(
         (on_warning or (lambda _: None))(leak.message)
     check_fairness_target(config.data.fairness, prepared.schema)
     check_calibration_target(config.calibration, prepared.schema)
+    encoding = None
+    features = list(config.features)
+    if config.data.text_encoder:
+        stage(f"embedding text with {config.data.text_encoder}")
+        prepared, encoding = embed_text(
+            prepared, config.data.text_encoder, config.data.text_columns, registry
+        )
+        features += encoding.features()
     stage("fitting the preprocessing")
-    data = preprocess(
-        prepared, config.features, recency_half_life=config.training.recency_half_life
-    )
+    data = preprocess(prepared, features, recency_half_life=config.training.recency_half_life)
     on_ray = config.engine.name == "ray"
     stage(
         f"training the network on {config.engine.workers} Ray workers"
@@ -160,6 +171,7 @@ def train_model(
         chosen=chosen,
         calibration=calibration,
         tuning=tuning,
+        encoding=encoding,
     )
     served = partial(
         _verify_served,
@@ -188,6 +200,8 @@ def train_model(
         leaks=prepared.leaks,
         target_drift=prepared.drift.to_dict() if prepared.drift else None,
         calibration=calibration,
+        text_encoder=encoding.to_dict() if encoding else None,
+        duplicates=prepared.duplicates,
     )
 
 

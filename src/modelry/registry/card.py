@@ -113,7 +113,10 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             ``mitigation`` (``metrics.json["fairness"]``), ``warnings``, ``time_order``,
             ``intended_use`` (the user's own text), ``differential_privacy``
             (``metrics.json["privacy"]``: the ε spent by DP-SGD, its δ, ...), ``tuning``
-            (``metrics.json["tuning"]``: the hyper-parameter search, ``modelry tune``).
+            (``metrics.json["tuning"]``: the hyper-parameter search, ``modelry tune``),
+            ``text_encoder`` (the encoder model and version that embeds text columns),
+            ``duplicates`` (exact duplicate rows dropped before splitting, and held-out
+            rows repeating a training row).
 
     Returns:
         ``(markdown, doc)``; ``doc`` has one key per section of :data:`SECTIONS`.
@@ -129,12 +132,14 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             "classes": meta.get("classes"),
             "created_at": meta.get("created_at"),
             "created_by": meta.get("created_by"),
+            "text_encoder": meta.get("text_encoder"),
         },
         "intended_use": _intended_use(meta),
         "data": {
             "source": meta.get("data") or {},
             "rows": meta.get("rows") or {},
             "target_by_split": meta.get("target_drift"),
+            "duplicates": meta.get("duplicates") or None,
             "columns": columns,
         },
         "metrics": {
@@ -300,6 +305,35 @@ def _dp_md(dp: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
+def _encoder_md(encoding: Mapping[str, Any] | None) -> list[str]:
+    if not encoding:
+        return []
+    columns = ", ".join(f"`{c}`" for c in encoding.get("columns") or [])
+    published = (encoding.get("encoder") or {}).get("model")
+    return [
+        f"- Text: {columns} embedded by the model `{encoding.get('model')}` "
+        f"v{encoding.get('version')}"
+        + (f" ({published}" if published else " (")
+        + f", {encoding.get('dimension')}-d); served, the request's text goes through the "
+        "served encoder first",
+        f"- Explanations: {encoding.get('explanations')}",
+    ]
+
+
+def _duplicates_md(duplicates: Mapping[str, Any] | None) -> list[str]:
+    if not duplicates:
+        return []
+    repeats = sum((duplicates.get("repeats") or {}).values())
+    dropped = duplicates.get("dropped") or 0
+    text = (
+        f"- Duplicates: {dropped:,} exact duplicate rows dropped before splitting "
+        f"({duplicates.get('kept', 0):,} distinct rows kept)"
+        if dropped
+        else "- Duplicates: none dropped"
+    )
+    return [text + f"; held-out rows repeating a training row: {repeats:,}"]
+
+
 def _target_md(drift: Mapping[str, Any] | None) -> list[str]:
     """The target's rate or mean per split (a chronological split's drift shows here)."""
     if not drift or drift.get("statistic") not in ("positive_rate", "mean"):
@@ -323,6 +357,7 @@ def _markdown(doc: Mapping[str, Any]) -> str:
         f"- Task: {_fmt(model.get('task'))}, target `{_fmt(model.get('target'))}`"
         + (f", classes {', '.join(map(str, model['classes']))}" if model.get("classes") else ""),
         f"- Created: {_fmt(model.get('created_at'))} by {_fmt(model.get('created_by'))}",
+        *_encoder_md(model.get("text_encoder")),
         "",
         "## Intended use",
         "",
@@ -335,6 +370,7 @@ def _markdown(doc: Mapping[str, Any]) -> str:
         f"- File: `{_fmt(source.get('file'))}` (sha256 `{str(source.get('sha256', '–'))[:16]}…`)",
         "- Rows: " + (", ".join(f"{k} {v:,}" for k, v in data["rows"].items()) or "–"),
         *_target_md(data.get("target_by_split")),
+        *_duplicates_md(data.get("duplicates")),
         "",
         "| column | type | role | why |",
         "|---|---|---|---|",

@@ -17,7 +17,7 @@ import numpy as np
 
 from modelry.data.columns import InputColumn
 from modelry.data.schema import Schema, Task
-from modelry.errors import NotFittedError
+from modelry.errors import ArtifactError, NotFittedError
 from modelry.features.preprocessor import Preprocessor
 from modelry.protocol.predictions import Outputs, TensorSpec
 from modelry.registry.artifact import Artifact, load_artifact
@@ -31,7 +31,7 @@ from modelry.registry.layout import (
     NetworkSpec,
     read_spec,
 )
-from modelry.serving.runtime import Runtime, make_session, session_runner
+from modelry.serving.runtime import Runtime, Upstream, make_session, session_runner
 from modelry.serving.thresholds import apply_group_thresholds
 
 
@@ -58,6 +58,7 @@ class TabularRuntime(Runtime):
         self.preprocessor: Preprocessor | None = None
         self.schema: Schema | None = None
         self.network = NetworkSpec(task=Task.BINARY, n_dense=0, n_outputs=1)  # until loaded
+        self._upstream: dict[str, Upstream] = {}
 
     @property
     def ready(self) -> bool:
@@ -89,12 +90,18 @@ class TabularRuntime(Runtime):
             for name, kind in self._kinds().items()
         ]
         self.outputs = self._output_specs()
+        self._upstream = _upstream(artifact.manifest.get("upstream"), self.path)
         self.artifact = artifact
 
     def unload(self) -> None:
         self._session = None
 
     # -- the declaration -----------------------------------------------------------------
+
+    @property
+    def upstream(self) -> dict[str, Upstream]:
+        """Text columns the served text encoder embeds first (``--text-encoder``)."""
+        return self._upstream
 
     def _kinds(self) -> dict[str, str]:
         kinds = self._require_preprocessor().input_kinds()
@@ -206,3 +213,25 @@ class TabularRuntime(Runtime):
         else:
             out["score"] = scores
         return out
+
+
+def _upstream(declared: Any, path: Path) -> dict[str, Upstream]:
+    """The manifest's ``upstream`` entry: ``{column: {model, input, output, required}}``.
+
+    Raises:
+        ArtifactError: the entry is not of that form.
+    """
+    if declared is None:
+        return {}
+    try:
+        return {
+            str(column): Upstream(
+                model=str(u["model"]),
+                input=str(u["input"]),
+                output=str(u["output"]),
+                required=bool(u.get("required", False)),
+            )
+            for column, u in dict(declared).items()
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{path}/manifest.json: 'upstream' is not readable: {exc}") from exc

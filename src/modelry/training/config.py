@@ -69,12 +69,33 @@ class DataConfig(_Strict):
         description="Group thresholds on the first sensitive column, fitted on the validation "
         "split; applied when a request carries that column (see modelry.audit.mitigation).",
     )
+    text_encoder: str | None = Field(
+        default=None,
+        description="A registered text-encoder model (e.g. 'text-encoder'): text feature columns "
+        "are embedded by it at training, and by the served encoder at every prediction.",
+    )
+    text_columns: list[str] = Field(
+        default_factory=list,
+        description="The columns the text encoder embeds (default: the text feature columns).",
+    )
+    deduplicate: bool | None = Field(
+        default=None,
+        description="Drop exact duplicate rows (features and target) before splitting, so that "
+        "no row is both trained on and held out. None (auto): on with a text encoder.",
+    )
 
     @model_validator(mode="after")
     def _fairness_needs_sensitive(self) -> DataConfig:
         if self.fairness != "none" and not self.sensitive:
             raise ValueError(f"fairness {self.fairness!r} needs a sensitive column (--sensitive)")
+        if self.text_columns and not self.text_encoder:
+            raise ValueError("text_columns needs a text encoder (--text-encoder NAME)")
         return self
+
+    @property
+    def dedup(self) -> bool:
+        """Whether exact duplicate rows are dropped before splitting."""
+        return self.deduplicate if self.deduplicate is not None else bool(self.text_encoder)
 
 
 class ModelConfig(_Strict):
