@@ -6,13 +6,22 @@ import fcntl
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 SHARED_DATA = Path(__file__).parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_debug_tracebacks() -> Iterator[None]:
+    """``modelry --debug`` run in process sets MODELRY_DEBUG in this process's environment;
+    a later test's CLI subprocess would inherit it and print tracebacks, not one-line errors."""
+    os.environ.pop("MODELRY_DEBUG", None)
+    yield
+    os.environ.pop("MODELRY_DEBUG", None)
 
 
 @pytest.fixture(scope="session")

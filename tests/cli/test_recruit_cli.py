@@ -52,7 +52,7 @@ def test_index_match_and_verify_the_log(cli: Any, home: Path, tmp_path: Path) ->
     assert built["text_column"] == "resume" and built["candidates"] == 3
     assert built["duplicates"] == {"c2": ["c9"]} and built["skipped"]["empty"] == ["c4"]
     for file in (f for f in Path(built["path"]).rglob("*") if f.is_file()):
-        assert b"bo@example.org" not in file.read_bytes() and b"7946" not in file.read_bytes()
+        assert b"bo@example.org" not in file.read_bytes() and b"7946 0958" not in file.read_bytes()
 
     job = tmp_path / "job.txt"
     job.write_text("Python developer for REST APIs in Django and Flask.")
