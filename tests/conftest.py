@@ -6,13 +6,22 @@ import fcntl
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 SHARED_DATA = Path(__file__).parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_debug_tracebacks() -> Iterator[None]:
+    """``modelry --debug`` run in process sets MODELRY_DEBUG in this process's environment;
+    a later test's CLI subprocess would inherit it and print tracebacks, not one-line errors."""
+    os.environ.pop("MODELRY_DEBUG", None)
+    yield
+    os.environ.pop("MODELRY_DEBUG", None)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +48,39 @@ def encoder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
             assert done.returncode == 0, done.stderr
             (home / "added.json").write_text(done.stdout)
     return home
+
+
+def _minimal_pdf(lines: list[str]) -> bytes:
+    """A valid one-page PDF showing ``lines`` in Helvetica, its xref offsets computed."""
+    text = " ".join(f"({line.replace('(', '[').replace(')', ']')}) Tj 0 -14 Td" for line in lines)
+    stream = f"BT /F1 12 Tf 72 720 Td {text} ET".encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+@pytest.fixture
+def minimal_pdf() -> Callable[[list[str]], bytes]:
+    """Builds a real one-page PDF of text lines (by hand: no PDF writer is a dependency)."""
+    return _minimal_pdf
 
 
 @dataclass

@@ -372,12 +372,11 @@ def register_head(home: Path, name: str, seed: int) -> None:
 
 
 def test_heads_reach_the_shared_encoder_deployment_by_handle(
-    cluster: str, encoder_home: Path, tmp_path: Path
+    cluster: str, encoder_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import importlib
-    import sys
 
-    sys.path.insert(0, str(PLUGIN))
+    monkeypatch.syspath_prepend(str(PLUGIN))  # here; Ray's workers have it on PYTHONPATH
     importlib.invalidate_caches()
     home = tmp_path / "home"
     shutil.copytree(encoder_home, home, ignore=shutil.ignore_patterns("added.json"))

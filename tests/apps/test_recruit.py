@@ -10,9 +10,9 @@ import pytest
 
 from modelry.apps.recruitment import decisions
 from modelry.apps.recruitment.encoding import passages
-from modelry.apps.recruitment.index import read_rows
 from modelry.apps.recruitment.matching import Components, Weights, check_job, combine, ranking
 from modelry.apps.recruitment.skills import parse_vocabulary, vocabulary
+from modelry.apps.recruitment.sources import read_rows
 from modelry.errors import DataError, InvalidInputError
 
 
@@ -127,3 +127,20 @@ def test_a_removed_entry_is_detected(tmp_path: Path) -> None:
     path.write_text(lines[0] + "\n" + lines[2] + "\n")
     with pytest.raises(DataError, match="entry 2 does not chain"):
         decisions.verify(path)
+
+
+def test_a_rare_skill_counts_for_more_than_a_common_one() -> None:
+    # Candidate 0 has the job's rare skill ("kafka", idf 2.0), candidate 1 its common one
+    # ("git", idf 0.5): plain coverage ties them, IDF-weighted coverage does not.
+    parts = Components(
+        job_skills=["git", "kafka"],
+        semantic=np.zeros(2),
+        lexical=np.zeros(2),
+        coverage=np.array([0.5, 0.5]),
+        passage_cosines=np.zeros(2),
+        skill_hits=np.array([[False, True], [True, False]]),
+        skill_idf=np.array([0.5, 2.0]),
+    )
+    only_skills = Weights(0, 0, 1, skill_idf=True)
+    np.testing.assert_allclose(combine(parts, only_skills), [0.8, 0.2])
+    np.testing.assert_allclose(combine(parts, Weights(0, 0, 1, skill_idf=False)), [0.5, 0.5])

@@ -21,6 +21,7 @@ from modelry.features.feature_config import (
     BooleanFeature,
     CategoricalFeature,
     DatetimeFeature,
+    EmbeddingFeature,
     Feature,
     NumericFeature,
     TextFeature,
@@ -32,7 +33,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarn
 
 def objects(values: list[Any]) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
-    out[:] = values
+    for i, value in enumerate(values):  # one by one: equal-length lists stay items
+        out[i] = value
     return out
 
 
@@ -107,8 +109,14 @@ CASES = [
         objects(["2024-01-05", "2023-06-30T10:00:00Z", "1969-12-31T23:00+01:00", None, ""]),
         ["not a date", 20240105, [2024]],
     ),
+    Case(
+        EmbeddingFeature(name="resume", dimension=4),
+        rng.normal(0, 1, (30, 4)),
+        objects([[0.1, -2.0, 3, 1e-3], (0.0, 0.0, 0.0, 0.0), np.array([1.0, 2.0, 3.0, 4.0])]),
+        ["a text to embed first", [1.0, 2.0], [1.0, 2.0, 3.0, float("nan")], None],
+    ),
 ]
-ALL_TYPES = {"numeric", "categorical", "boolean", "text", "datetime"}
+ALL_TYPES = {"numeric", "categorical", "boolean", "text", "datetime", "embedding"}
 assert {case.config.type for case in CASES} == ALL_TYPES == set(ENCODERS)
 
 
@@ -248,6 +256,8 @@ def test_a_code_outside_the_categories_is_refused_naming_the_column(case: Case) 
 
 
 def test_dictionary_encoded_input_equals_the_plain_column(case: Case) -> None:
+    if case.config.type == "embedding":
+        pytest.skip("vectors have no dictionary-encoded form")
     encoder = fresh(case).fit(case.train)
     plain = objects(["1", None, "0", "1"])
     coded = Coded(codes=np.array([0, -1, 1, 0]), categories=objects(["1", "0"]))

@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from modelry.api.apps_endpoints import AppsAPI
+from modelry.api.apps_endpoints import AppsAPI, RecruitmentAPI
 from modelry.api.auth import KeyCheck
 from modelry.api.error_responses import handle_exception
 from modelry.api.explaining import build_explainer
@@ -166,6 +166,7 @@ def create_app(
         "v1": V1API(plane, settings.max_body_bytes),
         "service": ServiceAPI(metrics),
         "apps": AppsAPI(plane, settings.max_body_bytes),
+        "recruitment": RecruitmentAPI(plane, settings),
     }
     keys = KeyCheck(settings.api_keys, settings.admin_keys)
 

@@ -4,10 +4,20 @@
 ``name`` (through the data plane, batched with everyone else's requests to it) and
 chooses whom to contact for the most expected profit (:mod:`modelry.apps.marketing.targeting`),
 under a budget or a capacity. The model itself stays on the standard V1 and V2 routes.
+
+``POST /v1/apps/recruitment:match`` ranks the candidates of an index for a job, and
+``POST /v1/apps/recruitment:jobs`` ranks jobs for a candidate of an index
+(:mod:`modelry.apps.recruitment`). Texts are embedded by the served text encoder the index
+was built with, through its own pool entry and batcher (the encoder is loaded once, for these
+routes and its own V1/V2 routes alike); indexes are read once per version
+(:class:`~modelry.apps.recruitment.index.IndexCache`); every answer is written to the
+decision log first, as the CLI does, and carries its entry's number.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from typing import Any
 
 import numpy as np
@@ -16,12 +26,25 @@ from starlette.responses import Response
 
 from modelry.api.bodies import json_response, read_body, served_for
 from modelry.apps.marketing.targeting import choose, effect_output
-from modelry.errors import InvalidInputError
+from modelry.apps.recruitment.index import CandidateIndex, IndexCache
+from modelry.apps.recruitment.matching import (
+    Job,
+    candidate_position,
+    check_top,
+    prepare_job,
+    rank,
+    rank_jobs,
+    score,
+)
+from modelry.apps.recruitment.shortlist import JobText, check_jobs, log_jobs, log_match
+from modelry.errors import InvalidInputError, NotFoundError
 from modelry.protocol import v1
 from modelry.protocol.codecs import records_to_columns
 from modelry.protocol.predictions import relabel_row_error
 from modelry.protocol.v2_wire import loads
 from modelry.serving.dataplane import DataPlane
+from modelry.serving.text_encoder import TEXT_ENCODER_KIND
+from modelry.settings import Settings
 
 _FIELDS = {"instances", "cost_per_contact", "value_per_conversion", "budget", "capacity"}
 
@@ -90,3 +113,140 @@ def _limit(value: Any, name: str, kind: type[int] | type[float]) -> Any:
         expected = "a whole number" if kind is int else "a number"
         raise InvalidInputError(f"{name}: expected {expected}, got {value!r}", field=name)
     return kind(value)
+
+
+class RecruitmentAPI:
+    """``/v1/apps/recruitment:...``: candidates for a job, jobs for a candidate."""
+
+    def __init__(self, plane: DataPlane, settings: Settings) -> None:
+        self.plane = plane
+        self.settings = settings
+        self.limit = settings.max_body_bytes
+        self.indexes = IndexCache(settings)
+
+    async def match(self, request: Request, labels: list[str]) -> Response:
+        doc = await self._read(request, {"job", "index", "top"}, ("job", "index"))
+        text = _text(doc["job"], "job")
+        top = check_top(_whole(doc.get("top", 10), "top"))
+        job = await asyncio.to_thread(_prepared, text, "job")
+        index = await self._index(doc["index"])
+        vectors, encoder = await self._embed([job], index, labels)
+        # Scoring the whole index is CPU work: off the event loop, like reading it.
+        ranked = await asyncio.to_thread(lambda: rank(score(job, vectors[0], index), index, top))
+        entry = await asyncio.to_thread(log_match, self.settings, text, index, encoder, ranked, top)
+        return json_response(_answer(index, encoder, entry, [m.as_dict() for m in ranked.matches]))
+
+    async def jobs(self, request: Request, labels: list[str]) -> Response:
+        doc = await self._read(
+            request, {"candidate", "jobs", "index", "top"}, ("candidate", "jobs", "index")
+        )
+        candidate = _text(doc["candidate"], "candidate")
+        top = check_top(_whole(doc.get("top", 5), "top"))
+        jobs = check_jobs(_jobs(doc["jobs"]))
+        prepared = await asyncio.to_thread(
+            lambda: [_prepared(j.text, f"job {j.id!r}") for j in jobs]
+        )
+        index = await self._index(doc["index"])
+        candidate_position(index, candidate)
+        vectors, encoder = await self._embed(prepared, index, labels)
+        ids = [j.id for j in jobs]
+        matches = await asyncio.to_thread(rank_jobs, candidate, ids, prepared, vectors, index, top)
+        entry = await asyncio.to_thread(
+            log_jobs, self.settings, candidate, jobs, index, encoder, matches, top
+        )
+        answer = _answer(index, encoder, entry, [m.as_dict() for m in matches])
+        return json_response({"candidate": candidate, **answer})
+
+    async def _read(
+        self, request: Request, fields: set[str], required: tuple[str, ...]
+    ) -> dict[str, Any]:
+        doc, _ = loads(await read_body(request, self.limit))
+        if type(doc) is not dict:
+            raise InvalidInputError(
+                f"body: expected an object with {', '.join(required)}", field="body"
+            )
+        for name in sorted(doc.keys() - fields):
+            raise InvalidInputError(f"{name}: unknown field", field=name)
+        for name in required:
+            if name not in doc:
+                raise InvalidInputError(f"{name}: missing field", field=name)
+        return doc
+
+    async def _index(self, name: Any) -> CandidateIndex:
+        return await asyncio.to_thread(self.indexes.get, _text(name, "index"))
+
+    async def _embed(
+        self, jobs: list[Job], index: CandidateIndex, labels: list[str]
+    ) -> tuple[list[np.ndarray], dict[str, Any]]:
+        """Each job's passage embeddings, by the served encoder ``index`` was built with;
+        that encoder's name and version.
+
+        All the jobs' passages go to the served encoder in one call, so the batcher sees
+        them together."""
+        name = str(index.spec.encoder["name"])
+        try:
+            served = await self.plane.model(name, None)
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"index {index.spec.name!r} was built with the text encoder {name!r}, "
+                "which this server does not serve"
+            ) from exc
+        if served.runtime.kind != TEXT_ENCODER_KIND:
+            raise InvalidInputError(f"model {name!r} is not a text encoder", field="index")
+        labels[0], labels[1] = name, str(served.version)
+        texts = [chunk for job in jobs for chunk in job.chunks]
+        outputs = await self.plane.outputs(served, {"text": texts}, len(texts))
+        vectors = np.asarray(outputs["embedding"])
+        bounds = np.cumsum([0] + [len(job.chunks) for job in jobs])
+        parts = [vectors[a:b] for a, b in itertools.pairwise(bounds)]
+        return parts, {"name": served.name, "version": served.version}
+
+
+def _prepared(text: str, what: str) -> Job:
+    try:
+        return prepare_job(text)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{what}: {exc}", field=what.split()[0]) from exc
+
+
+def _answer(
+    index: CandidateIndex, encoder: dict[str, Any], entry: dict[str, Any], matches: list[Any]
+) -> dict[str, Any]:
+    """The answer ``modelry recruit match --json`` prints."""
+    answer = {
+        "index": entry["index"],
+        "encoder": encoder,
+        "log_entry": entry["seq"],
+        "matches": matches,
+    }
+    if "fairness" in entry:
+        answer["fairness"] = entry["fairness"]
+    return answer
+
+
+def _text(value: Any, name: str) -> str:
+    if type(value) is not str or not value:
+        raise InvalidInputError(f"{name}: expected a non-empty string", field=name)
+    return value
+
+
+def _whole(value: Any, name: str) -> int:
+    if type(value) is not int:
+        raise InvalidInputError(f"{name}: expected a whole number, got {value!r}", field=name)
+    return value
+
+
+def _jobs(value: Any) -> list[JobText]:
+    if type(value) is not list:
+        raise InvalidInputError('jobs: expected a list of {"id": ..., "text": ...}', field="jobs")
+    jobs = []
+    for n, item in enumerate(value):
+        if type(item) is not dict or set(item) != {"id", "text"}:
+            raise InvalidInputError(f'jobs[{n}]: expected {{"id": ..., "text": ...}}', field="jobs")
+        job_id = item["id"]
+        if type(job_id) is int:
+            job_id = str(job_id)
+        if type(job_id) is not str or type(item["text"]) is not str:
+            raise InvalidInputError(f"jobs[{n}]: id and text must be strings", field="jobs")
+        jobs.append(JobText(job_id, item["text"]))
+    return jobs

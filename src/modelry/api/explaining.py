@@ -36,9 +36,12 @@ def build_explainer(runtime: Runtime) -> Explainer:
     """
     global _threads_limited
     from modelry.explain import Explainer as ModelExplainer
-    from modelry.explain import use_one_thread
+    from modelry.explain import UpliftExplainer, use_one_thread
     from modelry.serving.tabular import TabularRuntime
+    from modelry.serving.uplift import UpliftRuntime
 
+    if isinstance(runtime, UpliftRuntime):
+        return UpliftExplainer(runtime)  # exact and closed-form: no torch
     if not isinstance(runtime, TabularRuntime):
         raise ConfigError(f"models of kind {runtime.kind!r} cannot be explained yet")
     explainer = ModelExplainer.from_artifact(runtime)

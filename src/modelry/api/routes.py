@@ -115,6 +115,12 @@ ROUTES: list[Endpoint] = [
     Endpoint("POST", "/v1/apps/marketing/{name}/versions/{version}:target", "apps", "target",
              USER, "Whom to contact (version or alias)", request="TargetRequest",
              response="TargetResponse", tag="apps"),
+    Endpoint("POST", "/v1/apps/recruitment:match", "recruitment", "match", USER,
+             "Rank an index's candidates for a job, with reasons (logged)",
+             request="RecruitMatchRequest", response="RecruitResponse", tag="apps"),
+    Endpoint("POST", "/v1/apps/recruitment:jobs", "recruitment", "jobs", USER,
+             "Rank jobs for a candidate of an index, with reasons (logged)",
+             request="RecruitJobsRequest", response="RecruitResponse", tag="apps"),
     # the service itself
     Endpoint("GET", "/metrics", "service", "metrics", USER, "Prometheus metrics",
              tag="service"),

@@ -176,8 +176,9 @@ def resumes_table(rows: int = 40, seed: int = 9) -> dict[str, Any]:
 def match_candidates(settings: Settings) -> None:
     """Register the shared text encoder, index synthetic résumés and shortlist them for a job."""
     from modelry.apps.recruitment.encoding import open_encoder
-    from modelry.apps.recruitment.index import build_index, read_rows
+    from modelry.apps.recruitment.index import build_index
     from modelry.apps.recruitment.shortlist import shortlist
+    from modelry.apps.recruitment.sources import read_rows
     from modelry.cli.encoder import add_encoder
     from modelry.registry.store import Registry
 

@@ -44,18 +44,14 @@ def explain_command(
     if data is None and record is None:
         _global(version, json_output)
         return
-    from modelry.explain.attributions import Explainer
-    from modelry.serving.tabular import TabularRuntime
-
-    runtime = TabularRuntime(version.path, name=version.name, version=version.version)
-    explainer = Explainer(runtime, top=top)
+    explainer, runtime = _explainer(version, top)
     kinds = runtime.input_kinds()
     if record is not None:
         columns = record_columns(record, kinds)
     else:
         assert data is not None
         columns = _file_rows(data, kinds, limit)
-    explanations = explainer.explain(columns)
+    explanations = explainer.explain(_resolved(version, runtime, columns), columns)
     if json_output:
         console.print_json(
             {
@@ -69,6 +65,40 @@ def explain_command(
         _print_local(i, explanation, columns)
 
 
+def _explainer(version: ModelVersion, top: int) -> tuple[Any, Any]:
+    """The explainer of the version's kind, and its loaded runtime."""
+    from modelry.serving.kinds import open_runtime
+    from modelry.serving.tabular import TabularRuntime
+    from modelry.serving.uplift import UpliftRuntime
+
+    runtime = open_runtime(version.path, version.name, version.version)
+    if isinstance(runtime, UpliftRuntime):
+        from modelry.explain.uplift import UpliftExplainer
+
+        return UpliftExplainer(runtime, top=top), runtime
+    if not isinstance(runtime, TabularRuntime):
+        raise ConfigError(f"models of kind {runtime.kind!r} cannot be explained yet")
+    from modelry.explain.attributions import Explainer
+
+    return Explainer(runtime, top=top), runtime
+
+
+def _resolved(version: ModelVersion, runtime: Any, columns: dict[str, Any]) -> Any:
+    """``columns`` with any column another served model computes first (a text the
+    ``text-encoder`` embeds) computed by it, through a data plane of this command's own."""
+    if not runtime.upstream:
+        return columns
+    from modelry.registry.store import Registry
+    from modelry.serving.scoring import with_model
+
+    n_rows = len(next(iter(columns.values()), []))
+
+    async def work(plane: Any, served: Any) -> Any:
+        return await plane.resolve(served, columns, n_rows)
+
+    return with_model(Registry(Settings()), version.name, version.version, work)
+
+
 # -- global -----------------------------------------------------------------------------------
 
 
@@ -77,6 +107,12 @@ def _global(version: ModelVersion, json_output: bool) -> None:
     from modelry.registry.layout import IMPORTANCE_FILE
 
     artifact = load_artifact(version.path)
+    if IMPORTANCE_FILE not in artifact and artifact.manifest.get("kind") == "uplift":
+        raise NotFoundError(
+            f"{version.name}:{version.version} is an uplift model: it has no global "
+            "importance; explain rows with --record or DATA",
+            model=version.name,
+        )
     if IMPORTANCE_FILE not in artifact:
         raise NotFoundError(
             f"{version.name}:{version.version} has no {IMPORTANCE_FILE} (trained before "
@@ -180,7 +216,12 @@ def _file_rows(path: Path, kinds: dict[str, str], limit: int) -> dict[str, Any]:
 def _print_local(i: int, explanation: Explanation, columns: dict[str, Any]) -> None:
     from modelry.explain.reasons import format_number, format_value, row_value
 
-    target = f"P({console.escape(str(explanation.target))})" if explanation.target else "prediction"
+    if explanation.quantity:
+        target = console.escape(explanation.quantity)
+    elif explanation.target:
+        target = f"P({console.escape(str(explanation.target))})"
+    else:
+        target = "prediction"
     console.out.print(
         f"[bold]row {i}[/]: {target} = {format_number(explanation.score, 4)} "
         f"(average row: {format_number(explanation.baseline_score, 4)})",

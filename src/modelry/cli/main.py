@@ -24,6 +24,7 @@ from modelry.cli.predict import predict_command
 from modelry.cli.recruit import recruit_app
 from modelry.cli.serve import serve_command
 from modelry.cli.train import train_command
+from modelry.cli.tune import tune_command
 from modelry.errors import ModelryError
 
 app = typer.Typer(
@@ -55,6 +56,7 @@ def _root(
 
 
 app.command("train")(train_command)
+app.command("tune")(tune_command)
 app.command("inspect")(inspect_command)
 app.command("predict")(predict_command)
 app.command("serve")(serve_command)

@@ -1,5 +1,8 @@
 """``modelry marketing``: campaigns from registered models.
 
+``modelry marketing train DATA.csv --target y`` trains a response model (``modelry train``
+with calibrated probabilities, call-outcome columns flagged).
+
 ``modelry marketing target NAME customers.csv --cost-per-contact 5 --value-per-conversion 60``
 chooses whom to contact to maximise expected profit (under ``--budget`` or
 ``--capacity``) and writes every customer with the decision; on an uplift model the profit
@@ -25,6 +28,111 @@ marketing_app = typer.Typer(
 )
 ECON = "Economics"
 LIMIT = "Limit (at most one)"
+
+
+@marketing_app.command("train")
+def train_command(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file of last campaign.")],
+    target: Annotated[str, typer.Option(help="The response column (e.g. y).")],
+    name: Annotated[
+        str | None, typer.Option(help="Registry name (default: the file's name).")
+    ] = None,
+    calibration: Annotated[
+        str,
+        typer.Option(
+            help="How P(response) is calibrated on the validation split: temperature "
+            "(one parameter on the logit), isotonic (a monotone step map) or none.",
+        ),
+    ] = "temperature",
+    drop: Annotated[str | None, typer.Option(help="Columns to leave out, comma-separated.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="auto (default), network or baseline: as modelry train --model."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [0].")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Train a response model on a campaign table: ``modelry train`` with calibrated
+    probabilities and call-outcome columns flagged.
+
+    The calibration is fitted on the validation split and served with the model (V1, V2,
+    modelry predict and targeting all see calibrated probabilities); the expected
+    calibration error (15 bins) and the Brier score before and after are reported, and
+    plots/reliability.png is written with the version. A column recorded by the call
+    (e.g. duration) is flagged with its one-column score and the advice to --drop it.
+
+    Example: modelry marketing train bank-additional-full.csv --target y --drop duration
+    """
+    from modelry.apps.marketing.response import call_outcome_columns
+    from modelry.cli.train import report, resolve_config
+    from modelry.errors import ConfigError
+    from modelry.pipeline import train_model
+
+    if calibration not in ("temperature", "isotonic", "none"):
+        raise ConfigError(f"--calibration takes temperature, isotonic or none; got {calibration!r}")
+    overrides = {
+        "name": name,
+        "data.target": target,
+        "data.drop": [c.strip() for c in drop.split(",") if c.strip()] if drop else None,
+        "training.seed": seed,
+        "serve": model,
+        "calibration": calibration,
+    }
+    resolved = resolve_config(None, overrides)
+    settings = Settings()
+    flags = call_outcome_columns(resolved, data, settings)
+    if json_output:
+        outcome = train_model(resolved, data, settings)
+        doc = outcome.to_dict()
+        doc["call_outcome_columns"] = [flag.to_dict() for flag in flags]
+        console.print_json(doc)
+        return
+    for flag in flags:
+        console.warn(flag.message)
+    shown: list[str] = []
+
+    def warn(message: str) -> None:
+        shown.append(message)
+        console.warn(message)
+
+    outcome = train_model(resolved, data, settings, on_warning=warn)
+    report(outcome, shown=shown)
+    _report_calibration(outcome.calibration, outcome.artifact)
+
+
+def _report_calibration(calibration: dict[str, object] | None, artifact: Path) -> None:
+    if not calibration:
+        console.out.print("probabilities not calibrated (--calibration none)", highlight=False)
+        return
+    from modelry.pipeline.calibration import CALIBRATION_PLOT
+
+    how = (
+        f"temperature T = {calibration['temperature']:.4g}"
+        if "temperature" in calibration
+        else f"isotonic, {calibration.get('knots')} knots"
+    )
+    table = Table(title=f"calibration on the validation split ({how})")
+    for column in ("split", "ECE before", "ECE after", "Brier before", "Brier after"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for split in ("valid", "test"):
+        figures = calibration[split]
+        assert isinstance(figures, dict)
+        e, b = figures["ece"], figures["brier"]
+        table.add_row(
+            split,
+            f"{e['before']:.4f}",
+            f"{e['after']:.4f}",
+            f"{b['before']:.4f}",
+            f"{b['after']:.4f}",
+        )
+    console.out.print(table)
+    console.out.print(
+        f"ECE: expected calibration error, {calibration['bins']} equal-width bins of P(positive)",
+        highlight=False,
+    )
+    console.out.print(
+        f"reliability chart  {artifact / 'plots' / CALIBRATION_PLOT}", highlight=False
+    )
 
 
 @marketing_app.command("target")
@@ -69,6 +177,14 @@ def target_command(
             min=0,
         ),
     ] = 0,
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            help="Column of DATA with each customer's known outcome (a test split, or last "
+            "campaign after the fact): report the realised profit, and chart the realised "
+            "gains, lift and profit beside the expected profit.",
+        ),
+    ] = None,
     batch_rows: Annotated[int, typer.Option(help="Rows per scoring chunk.", min=1)] = 65536,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -97,6 +213,7 @@ def target_command(
         capacity=capacity,
         charts=charts,
         reasons=reasons,
+        outcome=outcome,
         batch_rows=batch_rows,
     )
     incremental = report.effect == "uplift"  # an uplift model: conversions it causes
@@ -124,6 +241,11 @@ def target_command(
     table.add_row("method", summary["method"])
     if summary["method"] == "greedy-ratio":
         table.add_row("profit upper bound", f"{summary['upper_bound']:,.2f}")
+    if report.realised is not None:
+        realised = report.realised
+        table.add_row(f"realised conversions ({outcome})", f"{realised['conversions']:,}")
+        table.add_row("realised profit", f"{realised['profit']:,.2f}")
+        table.add_row("calibration error (ECE)", f"{realised['ece']:.4f}")
     console.out.print(table)
     console.out.print(f"→ {report.output}", highlight=False)
     for path in report.charts.values():

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from modelry.cli import console
 from modelry.errors import InvalidInputError, SourceError
 from modelry.settings import Settings
+
+if TYPE_CHECKING:
+    from modelry.apps.recruitment.shortlist import JobText
 
 recruit_app = typer.Typer(
     help="Recruitment: index candidates, match them to jobs, audit the decisions.",
@@ -27,7 +30,9 @@ recruit_app.add_typer(log_app, name="log")
 
 @recruit_app.command("index")
 def index_command(
-    candidates: Annotated[Path, typer.Argument(help="CSV file, one candidate a row.")],
+    candidates: Annotated[
+        Path, typer.Argument(help="CSV file, one candidate a row; or a folder of résumés.")
+    ],
     text_column: Annotated[
         str | None, typer.Option(help="Column of résumé text (default: the longest text).")
     ] = None,
@@ -38,15 +43,37 @@ def index_command(
         str | None, typer.Option(help="The index's name (default: the file's name).")
     ] = None,
     encoder: Annotated[str, typer.Option(help="The registered text encoder.")] = "text-encoder",
+    sensitive: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A protected attribute column (repeatable): stored for the fairness record of "
+            "every shortlist, never embedded or matched on."
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Redact, deduplicate, find skills, embed and store candidates as an index version."""
+    """Redact, deduplicate, find skills, embed and store candidates as an index version.
+
+    A folder's .txt, .pdf and .docx files are one candidate each (id: the file's stem); a
+    file that cannot be read, or holds no text, is skipped and named.
+    """
     from modelry.apps.recruitment.encoding import open_encoder
-    from modelry.apps.recruitment.index import build_index, read_rows
+    from modelry.apps.recruitment.index import build_index
+    from modelry.apps.recruitment.sources import read_folder, read_rows
 
     settings = Settings()
     index_name = name or re.sub(r"[^A-Za-z0-9_.-]", "-", candidates.stem).lstrip("._-") or "pool"
-    rows = read_rows(candidates, text_column, id_column)
+    other_files: list[str] = []
+    if candidates.is_dir():
+        if text_column is not None or id_column is not None or sensitive:
+            raise InvalidInputError(
+                f"{candidates} is a folder: --text-column, --id-column and --sensitive are "
+                "for a CSV file"
+            )
+        folder = read_folder(candidates)
+        rows, other_files = folder.rows, folder.other_files
+    else:
+        rows = read_rows(candidates, text_column, id_column, sensitive or ())
     loaded = open_encoder(settings, encoder)
     try:
         built = build_index(settings, rows, loaded, name=index_name, source=candidates)
@@ -65,21 +92,38 @@ def index_command(
                 "candidates": len(spec.candidates),
                 "duplicates": spec.duplicates,
                 "skipped": spec.skipped,
+                "sensitive": spec.sensitive,
+                "problems": rows.problems,
+                "other_files": other_files,
             }
         )
         return
     console.out.print(
         f"indexed {len(spec.candidates)} candidates as {spec.name}:{spec.version} "
-        f"(text column {spec.text_column!r})\npath {built.path}",
+        f"(text column {spec.text_column!r}"
+        + (f"; protected attributes {', '.join(spec.sensitive)}" if spec.sensitive else "")
+        + f")\npath {built.path}",
         highlight=False,
     )
     if duplicate_rows:
         groups = "; ".join(f"{k} = {', '.join(v)}" for k, v in list(spec.duplicates.items())[:5])
         more = " …" if len(spec.duplicates) > 5 else ""
         console.warn(f"{duplicate_rows} duplicate rows not indexed (same text as: {groups}{more})")
+    what = "files" if candidates.is_dir() else "rows"
     for reason, count in skipped.items():
-        if count:
-            console.warn(f"{count} rows skipped: {reason}")
+        if count and reason == "unreadable":
+            for row_id in spec.skipped[reason]:
+                console.warn(f"skipped {rows.problems[row_id]}")
+        elif count:
+            console.warn(f"{count} {what} skipped: {reason} ({_listed(spec.skipped[reason])})")
+    if other_files:
+        console.warn(
+            f"{len(other_files)} files left out, not .txt/.pdf/.docx ({_listed(other_files)})"
+        )
+
+
+def _listed(names: list[str], most: int = 10) -> str:
+    return ", ".join(names[:most]) + (" …" if len(names) > most else "")
 
 
 def _read_job(path: Path) -> str:
@@ -97,25 +141,51 @@ def _read_job(path: Path) -> str:
 
 @recruit_app.command("match")
 def match_command(
-    job: Annotated[Path, typer.Argument(help="Text file of the job description.")],
     index: Annotated[str, typer.Option(help="The candidate index's name.")],
-    top: Annotated[int, typer.Option(min=1, help="How many candidates to list.")] = 20,
+    job: Annotated[
+        Path | None, typer.Argument(help="Text file of the job description.", show_default=False)
+    ] = None,
+    candidate: Annotated[
+        str | None, typer.Option(help="Rank jobs for this candidate instead (needs --jobs).")
+    ] = None,
+    jobs: Annotated[
+        Path | None, typer.Option(help="CSV of jobs for --candidate: an id column and a text.")
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="How many to list (20 candidates, or 5 jobs).", show_default=False
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Rank an index's candidates for a job, with reasons; the shortlist is logged."""
-    from modelry.apps.recruitment.shortlist import shortlist
+    """Rank an index's candidates for a job, or jobs for a candidate, with reasons; the
+    answer is logged."""
+    from modelry.apps.recruitment.shortlist import Shortlist, job_list, shortlist
 
-    result = shortlist(Settings(), _read_job(job), index, top=top)
+    result: Shortlist
+    if candidate is not None or jobs is not None:
+        if candidate is None or jobs is None or job is not None:
+            raise InvalidInputError("ranking jobs needs --candidate and --jobs, and no JOB file")
+        result = job_list(Settings(), candidate, _read_jobs(jobs), index, top=top or 5)
+    elif job is None:
+        raise InvalidInputError("give a JOB file, or --candidate ID --jobs JOBS.csv")
+    else:
+        result = shortlist(Settings(), _read_job(job), index, top=top or 20)
+    fairness = result.entry.get("fairness")
     if json_output:
         console.print_json(
             {
+                **({"candidate": candidate} if candidate is not None else {}),
                 "index": result.entry["index"],
                 "encoder": result.entry["encoder"],
                 "log_entry": result.entry["seq"],
                 "matches": [m.as_dict() for m in result.matches],
+                **({"fairness": fairness} if fairness else {}),
             }
         )
         return
+    what = "jobs" if candidate is not None else "candidates"
     for rank, m in enumerate(result.matches, start=1):
         r = m.reasons
         console.out.print(
@@ -128,7 +198,57 @@ def match_command(
             markup=False,
             soft_wrap=True,
         )
-    console.out.print(f"logged as decision {result.entry['seq']}", highlight=False)
+    if fairness:
+        _print_fairness(fairness)
+    console.out.print(
+        f"{len(result.matches)} {what}; logged as decision {result.entry['seq']}", highlight=False
+    )
+
+
+def _print_fairness(fairness: dict[str, Any]) -> None:
+    """Per attribute and group: selected, selection rate, impact ratio, exposure."""
+    for attribute, audit in fairness["attributes"].items():
+        console.out.print(f"fairness by {attribute}:", highlight=False, markup=False)
+        for group, g in audit["groups"].items():
+            ratio = "-" if g["impact_ratio"] is None else f"{g['impact_ratio']:.2f}"
+            exposure = "-" if g["exposure_ratio"] is None else f"{g['exposure_ratio']:.2f}"
+            console.out.print(
+                f"  {group}: {g['selected']}/{g['size']} selected (rate {g['selection_rate']:.2f}, "
+                f"impact ratio {ratio}); exposure {g['exposure_share']:.0%} of the list for "
+                f"{g['pool_share']:.0%} of the pool (ratio {exposure})"
+                + (" [small group]" if g["small"] else ""),
+                highlight=False,
+                markup=False,
+            )
+    for warning in fairness["warnings"]:
+        console.warn(warning)
+
+
+def _read_jobs(path: Path) -> list[JobText]:
+    """The jobs of a CSV file: its ``id`` (or ``job_id``) column, else row numbers from 1,
+    and its longest text column."""
+    from modelry.apps.recruitment.shortlist import JobText
+    from modelry.apps.recruitment.sources import read_rows
+
+    header = _header(path)
+    id_column = next((c for c in ("id", "job_id") if c in header), None)
+    rows = read_rows(path, None, id_column)
+    return [
+        JobText(i, t if isinstance(t, str) else "")
+        for i, t in zip(rows.ids, rows.texts, strict=True)
+    ]
+
+
+def _header(path: Path) -> list[str]:
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return next(csv.reader(f), [])
+    except FileNotFoundError as exc:
+        raise SourceError(f"{path}: no such file") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SourceError(f"{path}: not a readable CSV file ({exc})") from exc
 
 
 @log_app.command("verify")

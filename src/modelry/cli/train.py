@@ -19,6 +19,7 @@ DATA = "Data"
 NET = "Network"
 OPT = "Optimisation and regularisation"
 OUT = "Output"
+ENGINE = "Engine"
 
 
 def _csv(text: str | None, what: str) -> list[str] | None:
@@ -55,6 +56,9 @@ def _set(tree: dict[str, Any], path: str, value: Any) -> None:
     if value is None:
         return
     section, _, key = path.partition(".")
+    if not key:  # a top-level setting (serve, calibration)
+        tree[section] = value
+        return
     tree.setdefault(section, {})[key] = value
 
 
@@ -148,6 +152,32 @@ def train_command(
     split_by: Annotated[
         str | None,
         Opt(help="Keep all rows of each value of COLUMN in one split.", rich_help_panel=DATA),
+    ] = None,
+    text_encoder: Annotated[
+        str | None,
+        Opt(
+            help="Embed the text columns with this registered text-encoder model (e.g. "
+            "text-encoder, added by 'modelry encoder add'), at training and, served, through "
+            "the served encoder; the network trains on the vectors.",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
+    text_columns: Annotated[
+        str | None,
+        Opt(
+            help="The columns --text-encoder embeds, comma-separated (default: the text "
+            "feature columns). Personal, sensitive and identifier columns are refused.",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
+    dedup: Annotated[
+        bool | None,
+        Opt(
+            "--dedup/--no-dedup",
+            help="Drop exact duplicate rows (features and target) before splitting [on with "
+            "--text-encoder, else off; held-out rows repeating a training row are reported].",
+            rich_help_panel=DATA,
+        ),
     ] = None,
     strict_leaks: Annotated[
         bool,
@@ -260,6 +290,29 @@ def train_command(
         float | None,
         Opt(help="DP-SGD per-row gradient clipping norm [1.0].", rich_help_panel=OPT),
     ] = None,
+    engine: Annotated[
+        str | None,
+        Opt(
+            help="Where the network's fit runs: local (this process) or ray: data-parallel on "
+            "Ray Train (DDP on CPU; the ray extra) [local].",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, Opt(help="Ray Train workers for --engine ray [2].", rich_help_panel=ENGINE)
+    ] = None,
+    cpus_per_worker: Annotated[
+        float | None, Opt(help="CPUs each Ray worker reserves [1].", rich_help_panel=ENGINE)
+    ] = None,
+    address: Annotated[
+        str | None,
+        Opt(
+            help="Ray cluster to join: auto or ray://HOST:10001 (default: start a local Ray). "
+            "Every node must then read MODELRY_HOME at the same path, and the registry be "
+            "PostgreSQL (MODELRY_REGISTRY_URL).",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None,
     print_config: Annotated[
         bool,
         Opt(
@@ -275,6 +328,8 @@ def train_command(
     """Train a neural network on DATA, beside a simple baseline, and register it.
 
     Example: modelry train bank-additional-full.csv --target y --drop duration
+
+    On Ray: modelry train bank-additional-full.csv --target y --engine ray --workers 2
     """
     overrides: dict[str, Any] = {
         "name": name,
@@ -294,6 +349,9 @@ def train_command(
         "data.time_order": time_order,
         "data.split_by": split_by,
         "data.strict_leaks": True if strict_leaks else None,
+        "data.text_encoder": text_encoder,
+        "data.text_columns": _csv(text_columns, "text-columns"),
+        "data.deduplicate": dedup,
         "serve": serve,
         "model.hidden": _hidden(hidden),
         "model.activation": activation,
@@ -319,6 +377,10 @@ def train_command(
         "training.dp_epsilon": dp_epsilon,
         "training.dp_delta": dp_delta,
         "training.dp_max_grad_norm": dp_max_grad_norm,
+        "engine.name": engine,
+        "engine.workers": workers,
+        "engine.cpus_per_worker": cpus_per_worker,
+        "engine.address": address,
     }
     resolved = resolve_config(config, overrides)
     if print_config:
@@ -413,6 +475,14 @@ def report(outcome: Any, shown: list[str] | None = None) -> None:
             if value is not None
         )
         console.out.print(f"target {drift['statistic']}: {per_split}", highlight=False)
+    encoding = outcome.text_encoder
+    if encoding:
+        console.out.print(
+            f"text: {', '.join(encoding['columns'])} embedded by {encoding['model']} "
+            f"v{encoding['version']} ({encoding['dimension']}-d); served through that model",
+            markup=False,
+            highlight=False,
+        )
     if outcome.selection:
         reason = outcome.selection["reason"]
         console.out.print(f"served: the {outcome.served} — {reason}", markup=False, highlight=False)

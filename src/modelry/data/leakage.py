@@ -115,6 +115,46 @@ def find_leaks(
     return leaks
 
 
+def column_scores(
+    frame: pd.DataFrame, schema: Schema, rows: Any = None
+) -> dict[str, tuple[str, float]]:
+    """Each feature column's one-column score: how well it alone predicts the target.
+
+    The same honest one-column model :func:`find_leaks` judges by (group means learned on
+    one half of the rows, scored on the other; numbers also by rank), for callers that
+    flag columns by a threshold of their own (a campaign's call-outcome columns).
+    Free-text columns are not scored.
+
+    Args:
+        frame: The cleaned table.
+        schema: Its schema (target and task set).
+        rows: Row positions to judge on, e.g. the training split's; default every row.
+
+    Returns:
+        ``{column: (metric, score)}``; empty without a target or with too few rows.
+    """
+    if schema.target is None or schema.task is None:
+        return {}
+    table = normalise_missing(frame, schema.missing_values)
+    if rows is not None:
+        table = table.iloc[np.asarray(rows)]
+    target = _Target.read(table[schema.target], schema)
+    if target is None or target.n < MIN_ROWS:
+        return {}
+    table = table.iloc[target.kept]
+    scores = {}
+    for col in schema.columns:
+        if col.role is not Role.FEATURE or col.name not in table.columns:
+            continue
+        if col.type is ColumnType.TEXT:
+            continue
+        groups, n_groups = _groups(table[col.name], col.type, target.n)
+        numbers = _numbers(table[col.name], col.type) if col.type in _NUMBERS else None
+        metric, score = _alone(groups, n_groups, numbers, target)
+        scores[col.name] = (metric, round(score, 4))
+    return scores
+
+
 def refuse_leaks(leaks: list[Leak]) -> None:
     """Refuse to train on a table with possible leaks (``--strict-leaks``).
 

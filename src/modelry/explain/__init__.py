@@ -18,12 +18,14 @@ from modelry.explain.importance import (
     permutation_importance,
 )
 from modelry.explain.reasons import Reason, format_number, format_value, reasons
+from modelry.explain.uplift import UpliftExplainer
 
 __all__ = [
     "Explainer",
     "Explanation",
     "OnnxScorer",
     "Reason",
+    "UpliftExplainer",
     "format_number",
     "format_value",
     "importance_files",

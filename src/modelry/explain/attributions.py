@@ -2,8 +2,8 @@
 
 :class:`Explainer` runs Integrated Gradients (Captum) on the :class:`TabularNet` rebuilt
 from ``weights.safetensors`` and ``network.json``, on the served score: P(positive)
-for a binary task (the sigmoid output), the predicted class's probability for a
-multi-class task, the value for regression.
+for a binary task (the sigmoid output, through the version's calibration if it has one),
+the predicted class's probability for a multi-class task, the value for regression.
 
 **Baseline.** The average training row as the network sees it: the mean of the encoded
 dense inputs (standardised numbers near zero, one-hot blocks at their training
@@ -91,6 +91,8 @@ class Explanation:
         reasons: The top factors in words (see :func:`modelry.explain.reasons.reasons`).
         target: The class whose probability is explained (``None`` for regression).
         delta: The completeness gap ``sum(attributions) - (score - baseline_score)``.
+        quantity: What ``score`` is, when it is not the model's probability or value
+            (an uplift model: ``"uplift of P(visit) with 'Mens E-Mail' over 'No E-Mail'"``).
     """
 
     score: float
@@ -99,6 +101,7 @@ class Explanation:
     reasons: list[Reason]
     target: str | None = None
     delta: float = 0.0
+    quantity: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able: what HTTP and ``modelry explain --json`` return per row."""
@@ -109,7 +112,7 @@ class Explanation:
             "attributions": dict(self.attributions),
             "reasons": [r.to_dict() for r in self.reasons],
             "delta": self.delta,
-        }
+        } | ({"quantity": self.quantity} if self.quantity else {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,15 +246,43 @@ class Explainer:
     def _head(self, raw: Tensor) -> Tensor:
         torch = _torch()
         if self.task is Task.BINARY:
-            return torch.sigmoid(raw)  # type: ignore[no-any-return]
+            return self._calibrated(raw)
         if self.task is Task.MULTICLASS:
             return torch.softmax(raw, dim=1)  # type: ignore[no-any-return]
         return raw
 
+    def _calibrated(self, raw: Tensor) -> Tensor:
+        """The served P(positive): the sigmoid, through the version's calibration if any,
+        so that the attributions add up to the probability clients are served."""
+        torch = _torch()
+        calibration = self.runtime.network.calibration
+        if calibration is None:
+            return torch.sigmoid(raw)  # type: ignore[no-any-return]
+        if calibration.method == "temperature":
+            return torch.sigmoid(raw / calibration.temperature)  # type: ignore[no-any-return]
+        p = torch.sigmoid(raw)
+        if not calibration.x:
+            return p  # type: ignore[no-any-return]
+        # np.interp in torch (differentiable almost everywhere): the isotonic knots.
+        xs = torch.tensor(calibration.x, dtype=raw.dtype)
+        ys = torch.tensor(calibration.y, dtype=raw.dtype)
+        if xs.numel() == 1:
+            return torch.full_like(p, float(ys[0]))  # type: ignore[no-any-return]
+        right = torch.searchsorted(xs, p.clamp(xs[0], xs[-1]).contiguous()).clamp(1, xs.numel() - 1)
+        x0, x1, y0, y1 = xs[right - 1], xs[right], ys[right - 1], ys[right]
+        share = (p.clamp(xs[0], xs[-1]) - x0) / torch.where(x1 > x0, x1 - x0, torch.ones_like(x0))
+        return y0 + share * (y1 - y0)  # type: ignore[no-any-return]
+
     # -- explaining -------------------------------------------------------------------------
 
-    def explain(self, columns: Mapping[str, ColumnArray]) -> list[Explanation]:
+    def explain(
+        self, columns: Mapping[str, ColumnArray], shown: Mapping[str, Any] | None = None
+    ) -> list[Explanation]:
         """One explanation per row of ``columns`` (the same columns ``predict`` takes).
+
+        A column embedded by an upstream model is one feature: its vector's attributions
+        are summed (``Preprocessor.groups_``), and reasons quote the text from ``shown``
+        (the columns as the client sent them; default: ``columns``).
 
         Raises:
             InvalidInputError: A column is missing or holds an unusable value.
@@ -280,13 +311,13 @@ class Explainer:
         )
         by_column = encoded_attr @ self._groups
         return [
-            self._explanation(columns, i, scores, targets, by_column, deltas)
+            self._explanation(shown or columns, i, scores, targets, by_column, deltas)
             for i in range(len(scores))
         ]
 
     def _explanation(
         self,
-        columns: Mapping[str, ColumnArray],
+        columns: Mapping[str, Any],
         i: int,
         scores: np.ndarray,
         targets: np.ndarray,

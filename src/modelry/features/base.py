@@ -25,6 +25,7 @@ from modelry.features.feature_config import (
     BooleanFeature,
     CategoricalFeature,
     DatetimeFeature,
+    EmbeddingFeature,
     NumericFeature,
     TextFeature,
 )
@@ -39,7 +40,12 @@ InputKind = Literal["number", "string"]
 
 ConfigT = TypeVar(
     "ConfigT",
-    bound=NumericFeature | CategoricalFeature | BooleanFeature | TextFeature | DatetimeFeature,
+    bound=NumericFeature
+    | CategoricalFeature
+    | BooleanFeature
+    | TextFeature
+    | DatetimeFeature
+    | EmbeddingFeature,
 )
 
 

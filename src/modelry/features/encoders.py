@@ -14,10 +14,12 @@ from modelry.features.base import Encoder, InputKind
 from modelry.features.boolean import BooleanEncoder
 from modelry.features.categorical import CategoricalEncoder
 from modelry.features.dates import DatetimeEncoder
+from modelry.features.embedding import EmbeddingEncoder
 from modelry.features.feature_config import (
     BooleanFeature,
     CategoricalFeature,
     DatetimeFeature,
+    EmbeddingFeature,
     Feature,
     NumericFeature,
     TextFeature,
@@ -25,7 +27,14 @@ from modelry.features.feature_config import (
 from modelry.features.numeric import NumericEncoder
 from modelry.features.text import TextEncoder
 
-AnyEncoder = NumericEncoder | CategoricalEncoder | BooleanEncoder | TextEncoder | DatetimeEncoder
+AnyEncoder = (
+    NumericEncoder
+    | CategoricalEncoder
+    | BooleanEncoder
+    | TextEncoder
+    | DatetimeEncoder
+    | EmbeddingEncoder
+)
 
 ENCODERS: dict[str, type[AnyEncoder]] = {
     "numeric": NumericEncoder,
@@ -33,6 +42,7 @@ ENCODERS: dict[str, type[AnyEncoder]] = {
     "boolean": BooleanEncoder,
     "text": TextEncoder,
     "datetime": DatetimeEncoder,
+    "embedding": EmbeddingEncoder,
 }
 """The encoder class of each feature ``type``."""
 
@@ -49,6 +59,8 @@ def make_encoder(config: Feature) -> AnyEncoder:
         return TextEncoder(config)
     if isinstance(config, DatetimeFeature):
         return DatetimeEncoder(config)
+    if isinstance(config, EmbeddingFeature):
+        return EmbeddingEncoder(config)
     raise ConfigError(f"not a feature config: {config!r}")
 
 
@@ -68,6 +80,7 @@ __all__ = [
     "BooleanEncoder",
     "CategoricalEncoder",
     "DatetimeEncoder",
+    "EmbeddingEncoder",
     "Encoder",
     "InputKind",
     "NumericEncoder",

@@ -67,7 +67,20 @@ class DatetimeFeature(_Feature):
     type: Literal["datetime"] = "datetime"
 
 
+class EmbeddingFeature(_Feature):
+    """A column that reaches the preprocessing as vectors another model computed (a text
+    column embedded by the served text encoder): written into the dense input as it is."""
+
+    type: Literal["embedding"] = "embedding"
+    dimension: int = Field(default=384, ge=1, description="Width of each vector.")
+
+
 Feature = Annotated[
-    NumericFeature | CategoricalFeature | BooleanFeature | TextFeature | DatetimeFeature,
+    NumericFeature
+    | CategoricalFeature
+    | BooleanFeature
+    | TextFeature
+    | DatetimeFeature
+    | EmbeddingFeature,
     Field(discriminator="type"),
 ]

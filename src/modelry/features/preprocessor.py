@@ -31,11 +31,13 @@ from modelry.data.columns import Coded, ColumnArray, InputColumn, Records, as_ar
 from modelry.data.schema import ColumnType, Schema
 from modelry.errors import ArtifactError, ConfigError, InvalidInputError, NotFittedError
 from modelry.features.categorical import CategoricalEncoder
+from modelry.features.embedding import EmbeddingEncoder
 from modelry.features.encoders import ENCODERS, AnyEncoder, encoder_from_dict, make_encoder
 from modelry.features.feature_config import (
     BooleanFeature,
     CategoricalFeature,
     DatetimeFeature,
+    EmbeddingFeature,
     Feature,
     NumericFeature,
     TextFeature,
@@ -51,7 +53,14 @@ CHUNK_BYTES = 1 << 20
 """Output bytes encoded per row chunk: small enough to stay in a core's cache."""
 
 _FEATURE: TypeAdapter[Feature] = TypeAdapter(Feature)
-_CONFIG_TYPES = (NumericFeature, CategoricalFeature, BooleanFeature, TextFeature, DatetimeFeature)
+_CONFIG_TYPES = (
+    NumericFeature,
+    CategoricalFeature,
+    BooleanFeature,
+    TextFeature,
+    DatetimeFeature,
+    EmbeddingFeature,
+)
 _DEFAULTS: dict[ColumnType, type[Any]] = {
     ColumnType.NUMERIC: NumericFeature,
     ColumnType.CATEGORICAL: CategoricalFeature,
@@ -105,7 +114,8 @@ class Preprocessor:
             InvalidInputError: A feature column is absent or holds an unusable value.
         """
         configs = _validate(self.features)
-        _row_count(columns, [c.name for c in configs])
+        vectors = frozenset(c.name for c in configs if isinstance(c, EmbeddingFeature))
+        _row_count(columns, [c.name for c in configs], vectors)
         self._tokens = frozenset(self.missing_values)
         blanked = self._blank_tokens(columns, [c.name for c in configs])
         self._set_encoders([make_encoder(c).fit(as_array(blanked[c.name])) for c in configs])
@@ -173,6 +183,7 @@ class Preprocessor:
         self.groups_ = groups
         self._plan = plan
         self._names = [encoder.name for encoder in encoders]
+        self._vectors = frozenset(e.name for e in encoders if isinstance(e, EmbeddingEncoder))
         self._rows = RowPlan(plan, len(dense_names), len(embeddings))
 
     # -- transforming ---------------------------------------------------------------------
@@ -193,7 +204,7 @@ class Preprocessor:
                 differ, or a value is unusable; the message names the column.
         """
         self._check_fitted()
-        n = _row_count(columns, self._names)
+        n = _row_count(columns, self._names, self._vectors)
         columns = self._blank_tokens(columns, self._names)
         if 0 < n <= MAX_ROWS:
             # A request: plain Python beats the fixed cost of numpy calls on tiny arrays.
@@ -356,8 +367,13 @@ def _validate(features: Sequence[Any], *, allow_empty: bool = False) -> list[Fea
     return configs
 
 
-def _row_count(columns: Mapping[str, InputColumn], names: Sequence[str]) -> int:
-    """The common row count of the named columns; InvalidInputError names the culprit."""
+def _row_count(
+    columns: Mapping[str, InputColumn], names: Sequence[str], vectors: frozenset[str] = frozenset()
+) -> int:
+    """The common row count of the named columns; InvalidInputError names the culprit.
+
+    Columns named in ``vectors`` may be 2-D arrays (one vector per row).
+    """
     if type(columns) is Records:  # every record holds every name it lists
         for name in names:
             if name not in columns:
@@ -371,6 +387,8 @@ def _row_count(columns: Mapping[str, InputColumn], names: Sequence[str]) -> int:
         values = columns[name]
         if (type(values) is np.ndarray and values.ndim == 1) or isinstance(values, list):
             rows = len(values)
+        elif type(values) is np.ndarray and values.ndim == 2 and name in vectors:
+            rows = len(values)  # an upstream model's vectors, one row each
         else:  # Coded, or what column_length refuses
             rows = column_length(values, name)
         if n is None:

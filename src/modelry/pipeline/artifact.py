@@ -14,7 +14,7 @@ import platform
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import modelry
 from modelry.data.sources import fingerprint
 from modelry.explain.importance import importance_files
 from modelry.pipeline.choice import Chosen
+from modelry.pipeline.encoding import TextEncoding
 from modelry.pipeline.stages import Evaluated, FairnessResult, Fitted, Prepared, Preprocessed, take
 from modelry.registry.artifact import ArtifactWriter
 from modelry.registry.card import build_card
@@ -60,6 +61,8 @@ class Bundle:
         blobs: The other files (ONNX, weights, Markdown, plots) by path.
         metrics: What the registry index keeps: ``valid``, ``test`` and ``baseline``.
         lineage: Where the version came from (also ``lineage.json``).
+        manifest: Extra manifest entries (``upstream``: columns another served model
+            computes first, and ``text_encoder``: the encoder that embedded them).
     """
 
     name: str
@@ -69,6 +72,7 @@ class Bundle:
     blobs: Mapping[str, bytes]
     metrics: Mapping[str, Any]
     lineage: Mapping[str, Any]
+    manifest: Mapping[str, Any] = field(default_factory=dict)
 
     def write(self, writer: ArtifactWriter) -> Path:
         """Write every file into ``writer`` and seal it with the manifest; the staged path."""
@@ -76,7 +80,8 @@ class Bundle:
             writer.write_json(relpath, document)
         for relpath, data in self.blobs.items():
             writer.write_bytes(relpath, data)
-        return writer.finish({"name": self.name, "task": self.task, "kind": self.kind})
+        meta = {"name": self.name, "task": self.task, "kind": self.kind, **self.manifest}
+        return writer.finish(meta)
 
 
 def bundle(
@@ -91,6 +96,9 @@ def bundle(
     onnx: bytes,
     train_seconds: float,
     chosen: Chosen | None = None,
+    calibration: Mapping[str, Any] | None = None,
+    tuning: dict[str, Any] | None = None,
+    encoding: TextEncoding | None = None,
 ) -> Bundle:
     """Every file of a tabular network's version: the model, its specs, figures and card.
 
@@ -105,6 +113,10 @@ def bundle(
         onnx: The served graph (:meth:`Fitted.to_onnx`).
         train_seconds: Wall time from the start of the run to the exported graph.
         chosen: What the version serves and why (``None``: the network, uncompared).
+        calibration: The calibration stage's report (``None``: not calibrated).
+        tuning: The hyper-parameter search that chose the settings (``modelry tune``).
+        encoding: The text encoder that embedded columns, if any: the served version takes
+            them from the served encoder (``upstream`` in the manifest).
     """
     schema, split, task = prepared.schema, prepared.split, prepared.task
     name = config.name or default_name(data_path)
@@ -134,10 +146,20 @@ def bundle(
         "target_drift": prepared.drift.to_dict() if prepared.drift else None,
         "cleaning": prepared.report.model_dump(mode="json"),
     }
+    if result.engine != "local":
+        metrics_doc["engine"] = {"name": result.engine, "workers": result.workers}
+    if tuning:
+        metrics_doc["tuning"] = tuning
+    if encoding:
+        metrics_doc["text_encoder"] = encoding.to_dict()
+    if prepared.duplicates:
+        metrics_doc["duplicates"] = prepared.duplicates
     if fitted.privacy:
         metrics_doc["privacy"] = fitted.privacy
     if fair.metrics:
         metrics_doc["fairness"] = fair.metrics
+    if calibration:
+        metrics_doc["calibration"] = dict(calibration)
     lineage = {
         "data": fingerprint(data_path),
         "config": config.model_dump(mode="json"),
@@ -167,6 +189,10 @@ def bundle(
             "warnings": prepared.warnings,
             "time_order": config.data.time_order,
             "differential_privacy": fitted.privacy,
+            "calibration": metrics_doc.get("calibration"),
+            "tuning": tuning,
+            "text_encoder": encoding.to_dict() if encoding else None,
+            "duplicates": prepared.duplicates,
         }
     )
     documents = {
@@ -200,6 +226,11 @@ def bundle(
             "baseline": evaluated.baseline,
         },
         lineage=lineage,
+        manifest=(
+            {"upstream": encoding.upstream(), "text_encoder": encoding.to_dict()}
+            if encoding
+            else {}
+        ),
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from modelry.audit.mitigation import training_fairness
 from modelry.data.clean import CleanReport, clean, encode_target, normalise_missing
 from modelry.data.columns import Columns
 from modelry.data.drift import TargetDrift, target_drift
+from modelry.data.duplicates import drop_duplicates, repeated_in_training, row_keys
 from modelry.data.infer import infer_schema
 from modelry.data.leakage import Leak, find_leaks
 from modelry.data.privacy import pseudonymise_table
@@ -82,6 +84,9 @@ class Prepared:
         frame: The cleaned table, identifiers and sensitive columns included.
         leaks: Columns that may leak the target, judged on the training rows.
         drift: The target per split, and whether it moved from training to test.
+        duplicates: Exact duplicate rows: ``dropped`` before splitting (with
+            ``data.deduplicate``), ``kept`` (the rows left), and the held-out rows whose
+            features repeat a training row's, by split (``repeats``).
     """
 
     schema: Schema
@@ -93,6 +98,7 @@ class Prepared:
     frame: pd.DataFrame
     leaks: list[Leak] = field(default_factory=list)
     drift: TargetDrift | None = None
+    duplicates: dict[str, Any] = field(default_factory=dict)
 
     @property
     def task(self) -> Task:
@@ -136,6 +142,15 @@ def prepare(config: TrainConfig, data_path: Path, settings: Settings | None = No
     if not schema.features:
         raise ConfigError(f"{data_path}: no feature columns left after dropping and inference")
     assert schema.target is not None and schema.task is not None
+    notes: list[str] = []
+    dropped = 0
+    if d.dedup:
+        frame, dropped = drop_duplicates(frame, [*schema.feature_names, schema.target])
+        if dropped:
+            notes.append(
+                f"{dropped:,} exact duplicate rows (features and target) were dropped before "
+                f"splitting; {len(frame):,} distinct rows remain"
+            )
     y = encode_target(frame[schema.target].to_numpy(), schema)
     classification = schema.task is not Task.REGRESSION
     groups = None
@@ -156,10 +171,19 @@ def prepare(config: TrainConfig, data_path: Path, settings: Settings | None = No
     leaks = find_leaks(frame, schema, rows=split.train)  # judged on the training rows only
     parts = {"train": split.train, "valid": split.valid, "test": split.test}
     drift = target_drift(schema.task, y, parts, time_order=d.time_order)
-    warnings = list(report.warnings) + [leak.message for leak in leaks]
+    repeats = repeated_in_training(row_keys(frame, schema.feature_names), parts)
+    if sum(repeats.values()):
+        held = ", ".join(f"{k} {v:,}" for k, v in repeats.items() if v)
+        notes.append(
+            f"held-out rows whose features repeat a training row exactly ({held}): their "
+            "figures flatter the model"
+            + ("" if d.dedup else "; --dedup drops exact duplicates before splitting")
+        )
+    duplicates = {"dropped": dropped, "kept": len(frame), "repeats": repeats}
+    warnings = list(report.warnings) + notes + [leak.message for leak in leaks]
     if drift.message:
         warnings.append(drift.message)
-    return Prepared(schema, columns, y, split, report, warnings, frame, leaks, drift)
+    return Prepared(schema, columns, y, split, report, warnings, frame, leaks, drift, duplicates)
 
 
 # -- preprocess ------------------------------------------------------------------------------
@@ -259,14 +283,18 @@ def fit(
     config: TrainConfig,
     *,
     on_epoch: Callable[[EpochLog], None] | None = None,
+    ray_storage: Path | None = None,
 ) -> Fitted:
-    """Train the network (with DP-SGD when ``config.training.dp_epsilon`` is set) and the baseline.
+    """Train the network (with DP-SGD when ``config.training.dp_epsilon`` is set, on Ray
+    Train workers when ``config.engine.name`` is ``ray``) and the baseline.
 
     Args:
         prepared: The prepared table (its schema gives the task and classes).
         data: The encoded splits.
         config: The model and training settings.
         on_epoch: Called after every epoch.
+        ray_storage: Where Ray Train writes its run directory (``--engine ray``): a
+            directory every node can read; a temporary one when None.
     """
     task = prepared.task
     seed_everything(config.training.seed)
@@ -280,7 +308,7 @@ def fit(
         fitting = background.submit(
             _fit_baseline_alone, task, data.train, config.training.seed, n_outputs
         )
-        run = train if config.training.dp_epsilon is None else train_private
+        run = _network_fit(config, ray_storage)
         result = run(net, task, data.train, data.valid, config.training, on_epoch=on_epoch)
         baseline = fitting.result()
     privacy = privacy_record(result, config.training)
@@ -298,6 +326,16 @@ def fit(
         **reference_inputs(net, reference.dense, reference.codes),
     )
     return Fitted(net=net, result=result, baseline=baseline, network=network, privacy=privacy)
+
+
+def _network_fit(config: TrainConfig, ray_storage: Path | None) -> Callable[..., TrainResult]:
+    """The loop that fits the network: local, differentially private, or on Ray Train."""
+    if config.engine.name == "ray":
+        # Imported here only: the embedded path never loads Ray (an import-linter contract).
+        from modelry.training.ray_train import train_on_ray
+
+        return partial(train_on_ray, engine=config.engine, storage=ray_storage)
+    return train if config.training.dp_epsilon is None else train_private
 
 
 def _fit_baseline_alone(task: Task, data: TrainData, seed: int, n_outputs: int) -> Baseline:

@@ -14,8 +14,11 @@ import numpy as np
 from modelry.data.columns import Columns
 from modelry.data.leakage import Leak, refuse_leaks
 from modelry.data.schema import Schema, Task
+from modelry.errors import ArtifactError
 from modelry.pipeline.artifact import bundle, default_name, register
+from modelry.pipeline.calibration import calibrate, check_calibration_target
 from modelry.pipeline.choice import choose
+from modelry.pipeline.encoding import embed_text
 from modelry.pipeline.stages import (
     check_fairness_target,
     evaluate,
@@ -57,6 +60,9 @@ class TrainOutcome:
     selection: dict[str, Any] = field(default_factory=dict)
     leaks: list[Leak] = field(default_factory=list)
     target_drift: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None  # ECE and Brier before/after, per split
+    text_encoder: dict[str, Any] | None = None  # which encoder embedded which columns
+    duplicates: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """``metrics`` are the served model's; ``network`` and ``baseline`` are always both."""
@@ -71,12 +77,15 @@ class TrainOutcome:
             "selection": self.selection,
             "leaks": [leak.to_dict() for leak in self.leaks],
             "target_drift": self.target_drift,
+            "text_encoder": self.text_encoder,
+            "duplicates": self.duplicates,
             "train_seconds": round(self.train_seconds, 3),
             "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch,
             "artifact": str(self.artifact),
             "warnings": self.warnings,
             "fairness": self.fairness,
+            "calibration": self.calibration,
         }
 
 
@@ -88,6 +97,7 @@ def train_model(
     on_epoch: Callable[[EpochLog], None] | None = None,
     on_stage: Stage | None = None,
     on_warning: Stage | None = None,
+    tuning: dict[str, Any] | None = None,
 ) -> TrainOutcome:
     """Train, evaluate and register one model version from the table at ``data_path``.
 
@@ -98,6 +108,8 @@ def train_model(
         on_epoch: Called after every epoch.
         on_stage: Called with a short description as each stage begins.
         on_warning: Called with each leakage warning as soon as it is known, before training.
+        tuning: The search that chose ``config``'s settings (``modelry tune``), for
+            ``metrics.json`` and the card.
 
     Raises:
         DataError: ``config.data.strict_leaks`` and a column may leak the target.
@@ -115,16 +127,33 @@ def train_model(
     for leak in prepared.leaks:
         (on_warning or (lambda _: None))(leak.message)
     check_fairness_target(config.data.fairness, prepared.schema)
+    check_calibration_target(config.calibration, prepared.schema)
+    encoding = None
+    features = list(config.features)
+    if config.data.text_encoder:
+        stage(f"embedding text with {config.data.text_encoder}")
+        prepared, encoding = embed_text(
+            prepared, config.data.text_encoder, config.data.text_columns, registry
+        )
+        features += encoding.features()
     stage("fitting the preprocessing")
-    data = preprocess(
-        prepared, config.features, recency_half_life=config.training.recency_half_life
+    data = preprocess(prepared, features, recency_half_life=config.training.recency_half_life)
+    on_ray = config.engine.name == "ray"
+    stage(
+        f"training the network on {config.engine.workers} Ray workers"
+        if on_ray
+        else "training the network"
     )
-    stage("training the network")
-    fitted = fit(prepared, data, config, on_epoch=on_epoch)
+    fitted = fit(prepared, data, config, on_epoch=on_epoch, ray_storage=settings.home / "ray")
     stage("evaluating beside the baseline")
     evaluated = evaluate(data, fitted)
     chosen = choose(prepared, data, fitted, evaluated, config)
     fitted, evaluated = chosen.fitted, chosen.evaluated  # what the version serves from here
+    calibration = None
+    if config.calibration != "none":
+        stage("calibrating on the validation split")
+        calibrated = calibrate(data, fitted, evaluated, config.calibration)
+        fitted, evaluated, calibration = calibrated.fitted, calibrated.evaluated, calibrated.report
     stage("exporting and verifying the artifact")
     onnx = fitted.to_onnx()
     train_seconds = time.perf_counter() - started
@@ -140,13 +169,16 @@ def train_model(
         onnx=onnx,
         train_seconds=train_seconds,
         chosen=chosen,
+        calibration=calibration,
+        tuning=tuning,
+        encoding=encoding,
     )
     served = partial(
         _verify_served,
         name=name,
         columns=prepared.columns,
         rows=prepared.split.test,
-        expected=evaluated.outputs["test"],
+        expected=chosen.evaluated.outputs["test"],  # before calibration: checked apart
     )
     version = register(registry, made, verify=served)
     return TrainOutcome(
@@ -167,15 +199,32 @@ def train_model(
         selection=chosen.selection.to_dict(),
         leaks=prepared.leaks,
         target_drift=prepared.drift.to_dict() if prepared.drift else None,
+        calibration=calibration,
+        text_encoder=encoding.to_dict() if encoding else None,
+        duplicates=prepared.duplicates,
     )
 
 
 def _verify_served(
     staged: Path, *, name: str, columns: Columns, rows: np.ndarray, expected: np.ndarray
 ) -> None:
-    """The runtime that will serve the model must reproduce it on raw rows."""
+    """The runtime that will serve the model must reproduce it on raw rows.
+
+    The network is compared before calibration: a steep stretch of an isotonic map would
+    magnify float32 rounding past any useful tolerance; the calibration must then be
+    exactly what the runtime applies to the network's output.
+    """
     runtime = open_runtime(staged, name, 0)  # through its kind, with the kind's own checks
     assert isinstance(runtime, TabularRuntime)
-    sample = rows[:2048]
-    served = runtime.scores(take(columns, sample))
-    check_parity(expected[: len(sample)], served)
+    sample = take(columns, rows[:2048])
+    served = runtime.scores(sample)
+    calibration = runtime.network.calibration
+    if calibration is None:
+        check_parity(expected[: len(served)], served)
+        return
+    assert runtime.preprocessor is not None
+    encoded = runtime.preprocessor.transform(sample)
+    network = runtime.raw_output(encoded.dense, encoded.codes)[:, 0]
+    check_parity(expected[: len(served)], network)
+    if not np.array_equal(calibration.apply(network), served):
+        raise ArtifactError("the served probabilities are not the calibrated network's")

@@ -142,6 +142,50 @@ class TargetResponse(TypedDict):
     ranked: list[TargetedCustomer]
 
 
+class RecruitMatchRequest(TypedDict):
+    """A job description to rank the candidates of ``index`` for (``top``: 10 by default)."""
+
+    job: str
+    index: str
+    top: NotRequired[int]
+
+
+class RecruitJob(TypedDict):
+    id: str
+    text: str
+
+
+class RecruitJobsRequest(TypedDict):
+    """Jobs (at most 100) to rank for the candidate ``candidate`` of ``index`` (``top``: 5)."""
+
+    candidate: str
+    jobs: list[RecruitJob]
+    index: str
+    top: NotRequired[int]
+
+
+class RecruitMatch(TypedDict):
+    """A candidate (or a job) and its score, with the reasons: matched and missing skills,
+    the component scores and the candidate's strongest passage."""
+
+    id: str
+    score: float
+    reasons: dict[str, Any]
+
+
+class RecruitResponse(TypedDict):
+    """Best first; ``log_entry`` is the decision-log entry that records the answer;
+    ``fairness`` (where the index holds protected attributes): per attribute and group, the
+    selection rate, impact ratio and position-discounted exposure of the shortlist."""
+
+    candidate: NotRequired[str]
+    index: dict[str, Any]
+    encoder: dict[str, Any]
+    log_entry: int
+    matches: list[RecruitMatch]
+    fairness: NotRequired[dict[str, Any]]
+
+
 SCHEMA_TYPES: dict[str, Any] = {
     "PredictRequest": PredictRequest,
     "PredictResponse": PredictResponse,
@@ -154,5 +198,8 @@ SCHEMA_TYPES: dict[str, Any] = {
     "ErrorResponse": ErrorResponse,
     "TargetRequest": TargetRequest,
     "TargetResponse": TargetResponse,
+    "RecruitMatchRequest": RecruitMatchRequest,
+    "RecruitJobsRequest": RecruitJobsRequest,
+    "RecruitResponse": RecruitResponse,
 }
 """The messages the OpenAPI document describes (see :mod:`modelry.protocol.schemas`)."""

@@ -142,8 +142,13 @@ class RemoteExplainer:
             raise TypeError(f"not a remote runtime: {runtime!r}")
         self.handle = runtime.handle
 
-    def explain(self, columns: Mapping[str, Any]) -> list[Any]:
-        rows: list[dict[str, Any]] = unwrap(self.handle.explain.remote(dict(columns)).result())
+    def explain(
+        self, columns: Mapping[str, Any], shown: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        """``shown``: what the client sent, where upstream columns were resolved (reasons
+        quote it)."""
+        request = self.handle.explain.remote(dict(columns), None if shown is None else dict(shown))
+        rows: list[dict[str, Any]] = unwrap(request.result())
         return [_Explanation(r) for r in rows]
 
 

@@ -181,7 +181,9 @@ class ModelReplica:
             start += n_rows
         return answers
 
-    async def explain(self, columns: Mapping[str, Any]) -> list[dict[str, Any]] | Failure:
+    async def explain(
+        self, columns: Mapping[str, Any], shown: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]] | Failure:
         """Each row's explanation as its ``to_dict()`` (torch stays out of the ingress);
         the explainer is built on the first call."""
         from modelry.api.explaining import build_explainer
@@ -189,7 +191,7 @@ class ModelReplica:
         try:
             if self.explainer is None:
                 self.explainer = await asyncio.to_thread(build_explainer, self.runtime)
-            explained = await asyncio.to_thread(self.explainer.explain, columns)
+            explained = await asyncio.to_thread(self.explainer.explain, columns, shown)
             return [e.to_dict() for e in explained]
         except ModelryError as exc:
             return Failure(exc)

@@ -112,7 +112,11 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             (``{feature: value}``), ``fairness`` (the test-split audit summary),
             ``mitigation`` (``metrics.json["fairness"]``), ``warnings``, ``time_order``,
             ``intended_use`` (the user's own text), ``differential_privacy``
-            (``metrics.json["privacy"]``: the ε spent by DP-SGD, its δ, ...).
+            (``metrics.json["privacy"]``: the ε spent by DP-SGD, its δ, ...), ``tuning``
+            (``metrics.json["tuning"]``: the hyper-parameter search, ``modelry tune``),
+            ``text_encoder`` (the encoder model and version that embeds text columns),
+            ``duplicates`` (exact duplicate rows dropped before splitting, and held-out
+            rows repeating a training row).
 
     Returns:
         ``(markdown, doc)``; ``doc`` has one key per section of :data:`SECTIONS`.
@@ -128,12 +132,14 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             "classes": meta.get("classes"),
             "created_at": meta.get("created_at"),
             "created_by": meta.get("created_by"),
+            "text_encoder": meta.get("text_encoder"),
         },
         "intended_use": _intended_use(meta),
         "data": {
             "source": meta.get("data") or {},
             "rows": meta.get("rows") or {},
             "target_by_split": meta.get("target_drift"),
+            "duplicates": meta.get("duplicates") or None,
             "columns": columns,
         },
         "metrics": {
@@ -142,6 +148,8 @@ def build_card(meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             "selection": meta.get("selection"),
             "network": meta.get("metrics") or {},
             "baseline": meta.get("baseline") or {},
+            "calibration": meta.get("calibration"),
+            "tuning": meta.get("tuning"),
         },
         "importance": _importance(meta.get("importance")),
         "fairness": {"audit": fairness, "mitigation": meta.get("mitigation")} if fairness else None,
@@ -184,6 +192,34 @@ def _metrics_md(metrics: Mapping[str, Any]) -> list[str]:
             _fmt((baseline.get(split) or {}).get(m)) for split in ("valid", "test")
         ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines + _tuning_md(metrics.get("tuning"))
+
+
+def _tuning_md(tuning: Mapping[str, Any] | None) -> list[str]:
+    """The search that chose the settings: space, best trial, every trial."""
+    if not tuning:
+        return []
+    best = tuning["best"]
+    knobs = [k for k in best if k != "valid"]
+
+    def knob(value: Any) -> str:  # learning rates and decays span decades: 3 significant digits
+        return f"{value:.3g}" if isinstance(value, float) else _fmt(value)
+
+    lines = [
+        "",
+        f"Settings chosen by hyper-parameter search ({tuning['method']}, {tuning['samples']} "
+        f"trials, best by {tuning['metric']}): "
+        + ", ".join(f"{k} = {knob(best[k])}" for k in knobs)
+        + f" ({_fmt(best['valid'])}). Space: "
+        + "; ".join(f"{k}: {v}" for k, v in tuning["space"].items())
+        + ".",
+        "",
+        "| " + " | ".join([*knobs, "valid", "epochs"]) + " |",
+        "|" + "---|" * (len(knobs) + 2),
+    ]
+    for t in tuning["trials"]:
+        cells = [knob(t.get(k)) for k in knobs] + [_fmt(t.get("valid")), _fmt(t.get("epochs_run"))]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -225,6 +261,35 @@ def _fairness_md(fairness: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _calibration_md(calibration: Mapping[str, Any] | None) -> list[str]:
+    """ECE and Brier score of the served probabilities before and after calibration."""
+    if not calibration:
+        return []
+    method = calibration.get("method")
+    how = (
+        f"temperature {calibration['temperature']:.4g}"
+        if "temperature" in calibration
+        else f"{calibration.get('knots', '?')} knots"
+    )
+    lines = [
+        "",
+        f"Probabilities calibrated on the validation split ({method}, {how}); "
+        f"expected calibration error ({calibration.get('bins', 15)} bins) and Brier score:",
+        "",
+        "| split | ECE before | ECE after | Brier before | Brier after |",
+        "|---|---|---|---|---|",
+    ]
+    for split in ("valid", "test"):
+        figures = calibration.get(split)
+        if figures:
+            e, b = figures["ece"], figures["brier"]
+            lines.append(
+                f"| {split} | {_fmt(e['before'])} | {_fmt(e['after'])} | "
+                f"{_fmt(b['before'])} | {_fmt(b['after'])} |"
+            )
+    return lines
+
+
 def _dp_md(dp: Mapping[str, Any] | None) -> list[str]:
     if not dp:
         return ["Not trained with differential privacy (see `modelry train --dp-epsilon`)."]
@@ -238,6 +303,35 @@ def _dp_md(dp: Mapping[str, Any] | None) -> list[str]:
         "not cover the fitted preprocessing (numeric means and scales, category vocabularies), "
         "nor the validation rows that chose the epoch.",
     ]
+
+
+def _encoder_md(encoding: Mapping[str, Any] | None) -> list[str]:
+    if not encoding:
+        return []
+    columns = ", ".join(f"`{c}`" for c in encoding.get("columns") or [])
+    published = (encoding.get("encoder") or {}).get("model")
+    return [
+        f"- Text: {columns} embedded by the model `{encoding.get('model')}` "
+        f"v{encoding.get('version')}"
+        + (f" ({published}" if published else " (")
+        + f", {encoding.get('dimension')}-d); served, the request's text goes through the "
+        "served encoder first",
+        f"- Explanations: {encoding.get('explanations')}",
+    ]
+
+
+def _duplicates_md(duplicates: Mapping[str, Any] | None) -> list[str]:
+    if not duplicates:
+        return []
+    repeats = sum((duplicates.get("repeats") or {}).values())
+    dropped = duplicates.get("dropped") or 0
+    text = (
+        f"- Duplicates: {dropped:,} exact duplicate rows dropped before splitting "
+        f"({duplicates.get('kept', 0):,} distinct rows kept)"
+        if dropped
+        else "- Duplicates: none dropped"
+    )
+    return [text + f"; held-out rows repeating a training row: {repeats:,}"]
 
 
 def _target_md(drift: Mapping[str, Any] | None) -> list[str]:
@@ -263,6 +357,7 @@ def _markdown(doc: Mapping[str, Any]) -> str:
         f"- Task: {_fmt(model.get('task'))}, target `{_fmt(model.get('target'))}`"
         + (f", classes {', '.join(map(str, model['classes']))}" if model.get("classes") else ""),
         f"- Created: {_fmt(model.get('created_at'))} by {_fmt(model.get('created_by'))}",
+        *_encoder_md(model.get("text_encoder")),
         "",
         "## Intended use",
         "",
@@ -275,6 +370,7 @@ def _markdown(doc: Mapping[str, Any]) -> str:
         f"- File: `{_fmt(source.get('file'))}` (sha256 `{str(source.get('sha256', '–'))[:16]}…`)",
         "- Rows: " + (", ".join(f"{k} {v:,}" for k, v in data["rows"].items()) or "–"),
         *_target_md(data.get("target_by_split")),
+        *_duplicates_md(data.get("duplicates")),
         "",
         "| column | type | role | why |",
         "|---|---|---|---|",
@@ -286,6 +382,7 @@ def _markdown(doc: Mapping[str, Any]) -> str:
         "## Metrics",
         "",
         *_metrics_md(doc["metrics"]),
+        *_calibration_md(doc["metrics"].get("calibration")),
         "",
         "## Feature importance",
         "",

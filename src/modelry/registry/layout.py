@@ -22,8 +22,9 @@ This module is on the predict path: pydantic and the data layer only.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelry.data.schema import Task
@@ -52,6 +53,40 @@ LINEAR_KIND = "linear"
 """The linear baseline served in place of a network (same files as tabular)."""
 
 
+class Calibration(BaseModel):
+    """How the served P(positive) of a binary model is calibrated (``network.json``).
+
+    Fitted on the validation split by ``modelry marketing train``
+    (:mod:`modelry.training.calibration`); applied to the network's probability by the
+    runtime, so every route (V1, V2, ``modelry predict``, targeting) serves the calibrated one.
+
+    Attributes:
+        method: ``temperature``: ``sigmoid(logit(p) / temperature)``; ``isotonic``:
+            ``p`` mapped through the knots ``(x, y)`` by linear interpolation.
+        temperature: The temperature ``T``.
+        x: The isotonic knots' input probabilities, increasing.
+        y: The calibrated probability at each knot, non-decreasing.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["temperature", "isotonic"]
+    temperature: float = Field(default=1.0, gt=0)
+    x: list[float] = []
+    y: list[float] = []
+
+    def apply(self, p: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities (float32) of the probabilities ``p``."""
+        q = np.asarray(p, dtype=np.float64)
+        if self.method == "isotonic":
+            out = np.interp(q, self.x, self.y) if self.x else q
+        else:
+            q = np.clip(q, 1e-7, 1 - 1e-7)
+            z = (np.log(q) - np.log1p(-q)) / self.temperature
+            out = np.exp(-np.logaddexp(0.0, -z))
+        return out.astype(np.float32)
+
+
 class NetworkSpec(BaseModel):
     """``network.json``: the trained network's shape and how its output is decided.
 
@@ -67,6 +102,7 @@ class NetworkSpec(BaseModel):
         dense_mean: The explanation baseline: the mean training row, encoded.
         embedding_mean: The mean embedding vector of each embedded column.
         group_thresholds: Per-group thresholds on a sensitive column (``--fairness``).
+        calibration: The map applied to P(positive) before it is served, if any.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -82,6 +118,7 @@ class NetworkSpec(BaseModel):
     dense_mean: list[float] | None = None
     embedding_mean: list[list[float]] = []
     group_thresholds: dict[str, dict[str, float]] | None = None
+    calibration: Calibration | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The document to write (``None`` fields left out)."""

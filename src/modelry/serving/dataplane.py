@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from modelry import __version__
-from modelry.errors import ArtifactError, ConfigError
+from modelry.data.columns import plain_array
+from modelry.errors import ArtifactError, ConfigError, InvalidInputError
 from modelry.protocol import v1, v2
 from modelry.protocol.predictions import Outputs
 from modelry.serving.pool import ModelPool, Served
@@ -55,7 +56,9 @@ class RegistryView(Protocol):
 class Explainer(Protocol):
     """What the data plane asks of an explainer (``modelry.explain.Explainer``)."""
 
-    def explain(self, columns: Mapping[str, Any]) -> list[Any]: ...
+    def explain(
+        self, columns: Mapping[str, Any], shown: Mapping[str, Any] | None = None
+    ) -> list[Any]: ...
 
 
 ExplainerFactory = Callable[[Runtime], Explainer]
@@ -156,6 +159,15 @@ class DataPlane:
             columns = await self._resolve_upstream(served, columns, n_rows, 0)
         return await served.predict(columns, n_rows)
 
+    async def resolve(
+        self, served: Served, columns: Mapping[str, Any], n_rows: int
+    ) -> Mapping[str, Any]:
+        """``columns`` as ``served``'s runtime takes them: upstream columns resolved (the
+        columns themselves when it has none)."""
+        if not served.runtime.upstream:
+            return columns
+        return await self._resolve_upstream(served, columns, n_rows, 0)
+
     async def _resolve_upstream(
         self, served: Served, columns: Mapping[str, Any], n_rows: int, depth: int
     ) -> Mapping[str, Any]:
@@ -167,6 +179,8 @@ class DataPlane:
             )
         resolved = dict(columns)
         for column, upstream in served.runtime.upstream.items():
+            if upstream.required:
+                _refuse_blank(column, columns[column], upstream.model)
             source = await self.model(upstream.model, None)
             feed = {upstream.input: columns[column]}
             if source.runtime.upstream:
@@ -185,13 +199,15 @@ class DataPlane:
         """
         if self.explainers is None:
             raise ConfigError("explanations are not available in this service")
+        shown = columns  # what the client sent: reasons quote the text, not its vector
+        columns = await self.resolve(served, columns, len(next(iter(columns.values()), [])))
         with served.hold():  # a hot swap mid-request must not unload the runtime under us
             if served.explainer is None:
                 async with served.explain_lock():
                     if served.explainer is None:
                         served.explainer = await asyncio.to_thread(self.explainers, served.runtime)
             explainer: Explainer = served.explainer
-            explanations: list[Any] = await asyncio.to_thread(explainer.explain, columns)
+            explanations: list[Any] = await asyncio.to_thread(explainer.explain, columns, shown)
         return explanations
 
     # -- metadata ---------------------------------------------------------------------
@@ -308,3 +324,26 @@ class DataPlane:
                 reason = "unloaded" if s.name in self.pool.held else "not loaded yet"
                 entries.append(v2.repository_entry(s.name, "", False, reason))
         return entries
+
+
+def _refuse_blank(column: str, values: Any, model: str) -> None:
+    """Refuse a missing, empty or non-text value of a required upstream column.
+
+    Raises:
+        InvalidInputError: naming the column and the first bad row.
+    """
+    for row, value in enumerate(plain_array(values).tolist()):
+        if isinstance(value, str) and value.strip():
+            continue
+        if value is None:
+            what = "missing"
+        elif isinstance(value, str):
+            what = "an empty text"
+        else:
+            what = f"{value!r} is not a text"
+        raise InvalidInputError(
+            f"column {column!r}, row {row}: {what}; it must be a text for the {model} model "
+            "to embed",
+            column=column,
+            row=row,
+        )

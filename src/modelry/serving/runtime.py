@@ -58,11 +58,15 @@ class Upstream:
         model: The served model's name (e.g. ``"text-encoder"``).
         input: The served model's input the column is sent as (e.g. ``"text"``).
         output: The served model's output that replaces the column (e.g. ``"embedding"``).
+        required: Refuse a missing, empty or non-text value (naming its column and row)
+            instead of sending it: e.g. a résumé to screen, where an empty text would
+            still embed, as the empty string, and be scored.
     """
 
     model: str
     input: str
     output: str
+    required: bool = False
 
 
 class Runtime(abc.ABC):

@@ -87,9 +87,9 @@ def with_model(
 ) -> T:
     """Run ``work`` on ``name`` at ``version``, loaded by a data plane of its own: a batch
     job's way to a model (no batching: each chunk is one predict call, in a worker thread)."""
-    plane = DataPlane(
-        ModelPool(registry, names=[name], policy=BatchPolicy(enabled=False)), registry
-    )
+    # Every model may be loaded, not just ``name``: one that takes a column from another
+    # served model (a text encoder) loads that one too, once, through this same pool.
+    plane = DataPlane(ModelPool(registry, policy=BatchPolicy(enabled=False)), registry)
 
     async def run() -> T:
         await plane.start(eager=False)

@@ -17,7 +17,7 @@ import numpy as np
 
 from modelry.data.columns import InputColumn
 from modelry.data.schema import Schema, Task
-from modelry.errors import NotFittedError
+from modelry.errors import ArtifactError, NotFittedError
 from modelry.features.preprocessor import Preprocessor
 from modelry.protocol.predictions import Outputs, TensorSpec
 from modelry.registry.artifact import Artifact, load_artifact
@@ -27,10 +27,11 @@ from modelry.registry.layout import (
     PREPROCESSOR_FILE,
     SCHEMA_FILE,
     TABULAR_KIND,
+    Calibration,
     NetworkSpec,
     read_spec,
 )
-from modelry.serving.runtime import Runtime, make_session, session_runner
+from modelry.serving.runtime import Runtime, Upstream, make_session, session_runner
 from modelry.serving.thresholds import apply_group_thresholds
 
 
@@ -52,10 +53,12 @@ class TabularRuntime(Runtime):
         self.threads = threads
         self._session: Any = None
         self._group_thresholds: dict[str, dict[str, float]] | None = None
+        self._calibration: Calibration | None = None
         self.artifact: Artifact | None = None
         self.preprocessor: Preprocessor | None = None
         self.schema: Schema | None = None
         self.network = NetworkSpec(task=Task.BINARY, n_dense=0, n_outputs=1)  # until loaded
+        self._upstream: dict[str, Upstream] = {}
 
     @property
     def ready(self) -> bool:
@@ -76,6 +79,7 @@ class TabularRuntime(Runtime):
         self._run = session_runner(self._session)
         self._threshold = self.network.threshold
         self._task = self.network.task  # once, not per request
+        self._calibration = self.network.calibration
         # Fairness mitigation: per-group decision thresholds on a sensitive column, which
         # then becomes a required input of the decision (never of the network).
         self._group_thresholds = self.network.group_thresholds or None
@@ -86,12 +90,18 @@ class TabularRuntime(Runtime):
             for name, kind in self._kinds().items()
         ]
         self.outputs = self._output_specs()
+        self._upstream = _upstream(artifact.manifest.get("upstream"), self.path)
         self.artifact = artifact
 
     def unload(self) -> None:
         self._session = None
 
     # -- the declaration -----------------------------------------------------------------
+
+    @property
+    def upstream(self) -> dict[str, Upstream]:
+        """Text columns the served text encoder embeds first (``--text-encoder``)."""
+        return self._upstream
 
     def _kinds(self) -> dict[str, str]:
         kinds = self._require_preprocessor().input_kinds()
@@ -145,7 +155,11 @@ class TabularRuntime(Runtime):
             raise NotFittedError(f"model {self.name}:{self.version} is not loaded")
         encoded = self._require_preprocessor().transform(columns)
         out = self.raw_output(encoded.dense, encoded.codes)
-        return out if self._task is Task.MULTICLASS else out[:, 0]
+        if self._task is Task.MULTICLASS:
+            return out
+        if self._calibration is not None:  # fitted on the validation split (binary only)
+            return self._calibration.apply(out[:, 0])
+        return out[:, 0]
 
     def predict(self, columns: Mapping[str, InputColumn]) -> Outputs:
         scores = self.scores(columns)
@@ -199,3 +213,25 @@ class TabularRuntime(Runtime):
         else:
             out["score"] = scores
         return out
+
+
+def _upstream(declared: Any, path: Path) -> dict[str, Upstream]:
+    """The manifest's ``upstream`` entry: ``{column: {model, input, output, required}}``.
+
+    Raises:
+        ArtifactError: the entry is not of that form.
+    """
+    if declared is None:
+        return {}
+    try:
+        return {
+            str(column): Upstream(
+                model=str(u["model"]),
+                input=str(u["input"]),
+                output=str(u["output"]),
+                required=bool(u.get("required", False)),
+            )
+            for column, u in dict(declared).items()
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{path}/manifest.json: 'upstream' is not readable: {exc}") from exc

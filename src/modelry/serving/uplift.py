@@ -3,7 +3,8 @@
 A version holds the fitted preprocessing (``preprocessor.json``), one response model for
 the control group (``uplift/control.onnx``: P(outcome | not contacted)) and, per treatment
 arm, one for the customers who got that arm (``uplift/treated_<arm>.onnx``): a T-learner.
-``uplift/spec.json`` names the arms, their sanitised output names and their files. The
+``uplift/spec.json`` names the arms, their sanitised output names and their files;
+``uplift/linear.json`` keeps the same models' coefficients for explanations. The
 response models are the linear baseline exported as a network without hidden layers
 (``LinearBaseline.as_network``), so they are exact and served by onnxruntime alone.
 
@@ -35,6 +36,9 @@ from modelry.serving.runtime import Runtime, make_session, session_runner
 UPLIFT_KIND = "uplift"
 SPEC_FILE = "uplift/spec.json"
 CONTROL_FILE = "uplift/control.onnx"
+LINEAR_FILE = "uplift/linear.json"
+"""Each response model's coefficients and the average training row: what explanations read
+(``modelry.explain.uplift``); serving needs only the ONNX files."""
 NO_ARM = ""
 """``recommended_arm`` when no arm is expected to raise the customer's conversion."""
 

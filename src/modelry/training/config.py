@@ -30,6 +30,8 @@ Schedule = Literal["none", "step", "cosine", "plateau"]
 Balance = Literal["none", "weights", "oversample"]
 MonitorName = Literal["auto", "metric", "loss"]
 Fairness = Literal["none", "demographic_parity", "equalized_odds"]
+CalibrationName = Literal["none", "temperature", "isotonic"]
+EngineName = Literal["local", "ray"]
 
 
 class _Strict(BaseModel):
@@ -67,12 +69,33 @@ class DataConfig(_Strict):
         description="Group thresholds on the first sensitive column, fitted on the validation "
         "split; applied when a request carries that column (see modelry.audit.mitigation).",
     )
+    text_encoder: str | None = Field(
+        default=None,
+        description="A registered text-encoder model (e.g. 'text-encoder'): text feature columns "
+        "are embedded by it at training, and by the served encoder at every prediction.",
+    )
+    text_columns: list[str] = Field(
+        default_factory=list,
+        description="The columns the text encoder embeds (default: the text feature columns).",
+    )
+    deduplicate: bool | None = Field(
+        default=None,
+        description="Drop exact duplicate rows (features and target) before splitting, so that "
+        "no row is both trained on and held out. None (auto): on with a text encoder.",
+    )
 
     @model_validator(mode="after")
     def _fairness_needs_sensitive(self) -> DataConfig:
         if self.fairness != "none" and not self.sensitive:
             raise ValueError(f"fairness {self.fairness!r} needs a sensitive column (--sensitive)")
+        if self.text_columns and not self.text_encoder:
+            raise ValueError("text_columns needs a text encoder (--text-encoder NAME)")
         return self
+
+    @property
+    def dedup(self) -> bool:
+        """Whether exact duplicate rows are dropped before splitting."""
+        return self.deduplicate if self.deduplicate is not None else bool(self.text_encoder)
 
 
 class ModelConfig(_Strict):
@@ -153,6 +176,30 @@ class OptimConfig(_Strict):
     )
 
 
+class EngineConfig(_Strict):
+    """Where the network's fit runs: in this process, or data-parallel on Ray Train."""
+
+    name: EngineName = Field(
+        default="local",
+        description="'local': this process; 'ray': data-parallel on Ray Train (DDP on CPU, "
+        "gloo; the ray extra), every other stage in this process.",
+    )
+    workers: int = Field(default=2, ge=1, description="Ray Train workers (DDP ranks).")
+    cpus_per_worker: float = Field(default=1.0, gt=0, description="CPUs each worker reserves.")
+    address: str | None = Field(
+        default=None,
+        description="Ray cluster to join ('auto', 'ray://HOST:10001'); None starts a local "
+        "Ray with workers × cpus_per_worker CPUs. On a cluster MODELRY_HOME must be a "
+        "directory every node mounts at the same path, the registry PostgreSQL.",
+    )
+
+    @model_validator(mode="after")
+    def _ray_options_need_ray(self) -> EngineConfig:
+        if self.name == "local" and self.address is not None:
+            raise ConfigError("--address needs --engine ray", field="engine.address")
+        return self
+
+
 class TrainConfig(_Strict):
     """Everything that defines a training run."""
 
@@ -161,10 +208,17 @@ class TrainConfig(_Strict):
     features: list[Feature] = Field(default_factory=list, description="Per-column overrides.")
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: OptimConfig = Field(default_factory=OptimConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     serve: Literal["auto", "network", "baseline"] = Field(
         default="auto",
         description="What the version serves: 'auto' serves the baseline when it beats the "
         "network beyond noise (see modelry.training.selection), else the network.",
+    )
+    calibration: CalibrationName = Field(
+        default="none",
+        description="Calibrate the served P(positive) of a binary model on the validation "
+        "split: 'temperature' (one parameter on the logit) or 'isotonic' (a monotone step "
+        "map); see modelry.training.calibration. 'modelry marketing train' sets it.",
     )
 
     @model_validator(mode="after")
@@ -182,6 +236,12 @@ class TrainConfig(_Strict):
                     "--balance oversample cannot be combined with --dp-epsilon (DP-SGD needs "
                     "uniform Poisson sampling); use --balance weights",
                     field="training.balance",
+                )
+            if self.engine.name == "ray":
+                raise ConfigError(
+                    "--dp-epsilon cannot be combined with --engine ray (DP-SGD's accounting "
+                    "is per process; train it locally)",
+                    field="engine.name",
                 )
         return self
 

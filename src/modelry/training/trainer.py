@@ -80,6 +80,8 @@ class TrainResult:
         threads: Intra-op threads used.
         dp_epsilon, dp_delta, dp_noise_multiplier: Set by
             :func:`modelry.training.private.train_private`: the ε spent, its δ, the noise σ.
+        engine: Where the fit ran: ``local``, or ``ray`` (:mod:`modelry.training.ray_train`).
+        workers: Data-parallel workers (1 locally).
     """
 
     history: list[EpochLog]
@@ -95,6 +97,8 @@ class TrainResult:
     dp_epsilon: float | None = None
     dp_delta: float | None = None
     dp_noise_multiplier: float | None = None
+    engine: str = "local"
+    workers: int = 1
 
     @property
     def best(self) -> EpochLog:
@@ -282,7 +286,10 @@ def finish(
     y_scale: tuple[float, float],
     started: float,
     threads: int,
-    **privacy: float,
+    *,
+    dp_epsilon: float | None = None,
+    dp_delta: float | None = None,
+    dp_noise_multiplier: float | None = None,
 ) -> TrainResult:
     """Restore the best weights, fold a regression target's scale in, and report."""
     monitor.restore_best()
@@ -301,7 +308,9 @@ def finish(
         y_mean=y_scale[0] if regression else None,
         y_std=y_scale[1] if regression else None,
         threads=threads,
-        **privacy,
+        dp_epsilon=dp_epsilon,
+        dp_delta=dp_delta,
+        dp_noise_multiplier=dp_noise_multiplier,
     )
 
 

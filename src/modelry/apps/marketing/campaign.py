@@ -20,7 +20,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from modelry.apps.marketing.charts import gains_chart, lift_chart, profit_chart
-from modelry.apps.marketing.curves import cumulative_gains, lift_by_decile, profit_curve, ranking
+from modelry.apps.marketing.curves import (
+    cumulative_gains,
+    lift_by_decile,
+    profit_curve,
+    ranking,
+    realised_profit,
+)
 from modelry.apps.marketing.targeting import Selection, check_economics, choose, effect_output
 from modelry.data.columns import Coded
 from modelry.data.sources import iter_batches
@@ -45,6 +51,7 @@ class Scored:
     numbers: dict[str, NDArray[np.float64]]  # the numeric columns asked for, e.g. a value
     kind: str = ""  # the model's kind
     inputs: dict[str, np.ndarray] = field(default_factory=dict)  # the model's, when kept
+    outcome: NDArray[np.float64] | None = None  # 0/1 per customer, where it is known
 
 
 @dataclass(frozen=True)
@@ -58,9 +65,10 @@ class TargetReport:
     output: Path
     seconds: float
     charts: dict[str, Path] = field(default_factory=dict)
+    realised: dict[str, Any] | None = None  # with a known outcome: what the selection earned
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc = {
             "model": self.model,
             "version": self.version,
             "score": self.effect,
@@ -69,6 +77,9 @@ class TargetReport:
             "charts": {name: str(path) for name, path in self.charts.items()},
             "seconds": round(self.seconds, 3),
         }
+        if self.realised is not None:
+            doc["realised"] = self.realised
+        return doc
 
 
 def score_customers(
@@ -79,6 +90,7 @@ def score_customers(
     *,
     numbers: Sequence[str] = (),
     keep_inputs: bool = False,
+    outcome: str | None = None,
     batch_rows: int = 65536,
 ) -> Scored:
     """Read ``source`` whole and score it with ``name`` at ``version``.
@@ -86,6 +98,8 @@ def score_customers(
     Args:
         numbers: Further numeric columns to hand back (e.g. a value column).
         keep_inputs: Hand back the model's input columns too (to explain rows later).
+        outcome: A column of known outcomes (a test split, last campaign): 0/1, or the
+            model's classes (the positive one is a conversion).
 
     Raises:
         ConfigError: The model is not a binary classifier.
@@ -104,10 +118,20 @@ def score_customers(
         scores: list[NDArray[np.float64]] = []
         extra: dict[str, list[NDArray[np.float64]]] = {c: [] for c in numbers}
         kept: dict[str, list[np.ndarray]] = {c: [] for c in kinds} if keep_inputs else {}
+        if outcome is not None and runtime.kind == "uplift":
+            raise ConfigError(
+                "--outcome needs a response model: an uplift model's incremental conversions "
+                "cannot be read off one customer's outcome"
+            )
+        outcomes: list[NDArray[np.float64]] = []
+        classes = runtime.parameters().get("classes")
         for columns in _batches(source, batch_rows, numeric, numbers):
             if not batches:
                 added = [*ADDED_COLUMNS, "reasons"] if keep_inputs else ADDED_COLUMNS
-                _check_columns(source, columns, [*kinds, *numbers], added)
+                needed = [*kinds, *numbers, *([outcome] if outcome else [])]
+                _check_columns(source, columns, needed, added)
+            if outcome is not None:
+                outcomes.append(_outcome(source, outcome, columns[outcome], classes))
             n = len(next(iter(columns.values())))
             outputs = await plane.outputs(served, columns, n)
             scores.append(np.asarray(outputs[effect], dtype=np.float64).reshape(-1))
@@ -126,6 +150,7 @@ def score_customers(
             numbers={c: np.concatenate(parts) for c, parts in extra.items()},
             kind=runtime.kind,
             inputs={c: np.concatenate(parts) for c, parts in kept.items()},
+            outcome=np.concatenate(outcomes) if outcome is not None else None,
         )
 
     return with_model(registry, name, version, work)
@@ -150,6 +175,24 @@ def _numbers(source: Path, name: str, values: Any) -> NDArray[np.float64]:
     if not (isinstance(values, np.ndarray) and values.dtype.kind in "fiub"):
         raise SchemaError(f"{source}: column {name!r} must hold numbers, not text", column=name)
     return np.asarray(values, dtype=np.float64)
+
+
+def _outcome(source: Path, name: str, values: Any, classes: Any) -> NDArray[np.float64]:
+    """A known outcome as 0/1: numbers that are 0 or 1, or the model's two classes (the
+    second, e.g. ``yes``, is a conversion)."""
+    if isinstance(values, Coded):
+        values = values.decode()
+    array = np.asarray(values)
+    if array.dtype.kind in "fiub":
+        y = array.astype(np.float64)
+        if np.all((y == 0) | (y == 1)):
+            return y
+    elif classes and len(classes) == 2:
+        labels = array.astype(str)
+        if set(np.unique(labels)) <= {str(c) for c in classes}:
+            return np.asarray(labels == str(classes[-1]), dtype=np.float64)
+    shown = f" or {classes[0]!r}/{classes[-1]!r}" if classes and len(classes) == 2 else ""
+    raise SchemaError(f"{source}: outcome column {name!r} must be binary (0/1{shown})", column=name)
 
 
 def _check_columns(
@@ -183,6 +226,7 @@ def target_file(
     capacity: int | None = None,
     charts: Path | None = None,
     reasons: int = 0,
+    outcome: str | None = None,
     batch_rows: int = 65536,
 ) -> TargetReport:
     """Score ``source``, choose whom to contact, write the customers ordered by score.
@@ -201,6 +245,10 @@ def target_file(
             per contacted row).
         budget, capacity: At most one limit (see
             :func:`~modelry.apps.marketing.targeting.choose`).
+        outcome: A column of ``source`` with each customer's known outcome (a test split,
+            or last campaign scored after the fact): the report adds what the selection
+            realised, and the charts draw the realised gains, lift and profit (the profit
+            beside the expected one).
 
     Raises:
         ConfigError: Bad economics, a model that is not a binary classifier, both or
@@ -222,13 +270,17 @@ def target_file(
         source,
         numbers=numbers,
         keep_inputs=reasons > 0,
+        outcome=outcome,
         batch_rows=batch_rows,
     )
     values: Any = scored.numbers[value_column] if value_column else value
     selection = choose(scored.effect, cost=cost, value=values, budget=budget, capacity=capacity)
     texts = _reasons(registry, name, version, scored, selection, reasons) if reasons else None
     _write(scored.table, selection, destination, texts)
-    drawn = _charts(selection, charts) if charts is not None else {}
+    drawn = _charts(selection, charts, scored.outcome) if charts is not None else {}
+    realised = None
+    if scored.outcome is not None:
+        realised = _realised(selection, scored.outcome, outcome or "")
     return TargetReport(
         model=name,
         version=version,
@@ -237,7 +289,22 @@ def target_file(
         output=destination,
         seconds=time.perf_counter() - started,
         charts=drawn,
+        realised=realised,
     )
+
+
+def _realised(selection: Selection, y: NDArray[np.float64], column: str) -> dict[str, Any]:
+    """What the selection earned on customers whose outcome is known."""
+    from modelry.training.calibration import ece
+
+    chosen = selection.contacted
+    return {
+        "outcome": column,
+        "conversions": int(y[chosen].sum()),
+        "profit": realised_profit(y, chosen, cost=selection.cost, value=selection.value),
+        "conversion_rate": float(y.mean()) if y.size else 0.0,
+        "ece": ece(y, selection.effect),
+    }
 
 
 EXPLAIN_ROWS = 1024
@@ -253,18 +320,22 @@ def _reasons(
     top: int,
 ) -> NDArray[np.object_]:
     """Each contacted customer's reasons as one text ("" for the others)."""
+    from modelry.explain import Explainer, UpliftExplainer
     from modelry.serving.kinds import open_runtime
     from modelry.serving.tabular import TabularRuntime
+    from modelry.serving.uplift import UpliftRuntime
 
     runtime = open_runtime(registry.get(name, version).path, name, version)
-    if not isinstance(runtime, TabularRuntime):  # the kinds stored as a network on a table
+    explainer: Explainer | UpliftExplainer
+    if isinstance(runtime, UpliftRuntime):  # reasons for the uplift: why the contact helps
+        explainer = UpliftExplainer(runtime, top=top)
+    elif isinstance(runtime, TabularRuntime):  # the kinds stored as a network on a table
+        explainer = Explainer(runtime, top=top)
+    else:
         raise ConfigError(
             f"reasons are available for models trained on a table, not the {scored.kind!r} "
             f"kind of {name}:{version}: leave out --reasons"
         )
-    from modelry.explain.attributions import Explainer
-
-    explainer = Explainer(runtime, top=top)
     texts = np.full(selection.effect.size, "", dtype=object)
     chosen = np.flatnonzero(selection.contacted)
     for start in range(0, chosen.size, EXPLAIN_ROWS):
@@ -300,17 +371,30 @@ def _write(
         partial.unlink(missing_ok=True)
 
 
-def _charts(selection: Selection, directory: Path) -> dict[str, Path]:
-    """The expected gains, lift and profit curve of the selection's ranking."""
+def _charts(
+    selection: Selection, directory: Path, outcome: NDArray[np.float64] | None = None
+) -> dict[str, Path]:
+    """The gains, lift and profit curve of the selection's ranking: expected (the scores
+    standing in for the outcomes), or realised where ``outcome`` is known (the profit then
+    beside the expected one)."""
     p = selection.effect
     if p.size == 0 or p.min() < 0 or p.sum() <= 0:
         return {}  # no expected conversions to chart (e.g. every score zero)
     paths = {name: directory / file for name, file in CHART_FILES.items()}
-    gains_chart(cumulative_gains(p, p), paths["gains"], expected=True)
-    lift_chart(lift_by_decile(p, p, bins=min(10, p.size)), paths["lift"], expected=True)
+    known = outcome is not None and outcome.sum() > 0
+    y = outcome if known and outcome is not None else p
+    gains_chart(cumulative_gains(y, p), paths["gains"], expected=not known)
+    lift_chart(lift_by_decile(y, p, bins=min(10, p.size)), paths["lift"], expected=not known)
     # Down the order of expected profit: the order in which the optimiser takes customers
     # (exactly so for a capacity, a constant cost, or no limit).
     order = np.argsort(-selection.expected_profit, kind="stable")
     curve = profit_curve(p, p, cost=selection.cost, value=selection.value, order=order)
-    profit_chart(curve, paths["profit"], cutoff=selection.n_contacted, expected=True)
+    realised = (
+        profit_curve(y, p, cost=selection.cost, value=selection.value, order=order)
+        if known
+        else None
+    )
+    profit_chart(
+        curve, paths["profit"], cutoff=selection.n_contacted, expected=True, realised=realised
+    )
     return paths

@@ -1,4 +1,5 @@
-"""A campaign's charts as PNG files: cumulative gains, lift by decile, profit curve."""
+"""A campaign's charts as PNG files: cumulative gains, lift by decile, profit curve (expected,
+realised, or both side by side where the outcomes are known)."""
 
 from __future__ import annotations
 
@@ -64,20 +65,34 @@ def lift_chart(deciles: Sequence[Decile], path: Path, *, expected: bool = False)
 
 
 def profit_chart(
-    curve: ProfitCurve, path: Path, *, cutoff: int | None = None, expected: bool = False
+    curve: ProfitCurve,
+    path: Path,
+    *,
+    cutoff: int | None = None,
+    expected: bool = False,
+    realised: ProfitCurve | None = None,
 ) -> Path:
-    """Cumulative profit against the share contacted, the chosen cut-off marked."""
+    """Cumulative profit against the share contacted, the chosen cut-off marked.
+
+    With ``realised`` (the same ranking's profit on customers whose outcome is known,
+    e.g. a test split), it is drawn beside ``curve`` (the expected profit), so a gap
+    between what the probabilities promised and what the customers did shows.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    ax.plot(100 * curve.share_contacted, curve.profit, label="contacting down the ranking")
+    label = "contacting down the ranking"
+    if realised is not None:
+        label = "expected (from the probabilities)"
+        ax.plot(100 * realised.share_contacted, realised.profit, label="realised (outcomes)")
+    ax.plot(100 * curve.share_contacted, curve.profit, label=label)
     ax.axhline(0.0, color="grey", linewidth=0.8)
     if cutoff is not None:
         share = 100 * float(curve.share_contacted[cutoff])
-        profit = float(curve.profit[cutoff])
+        profit = float((realised or curve).profit[cutoff])
         ax.axvline(share, linestyle="--", color="tab:red")
         ax.plot([share], [profit], "o", color="tab:red", label=f"chosen: {cutoff:,} contacted")
     ax.set_xlabel("customers contacted (%)")
-    ax.set_ylabel(f"{'expected ' if expected else 'realised '}profit")
+    ax.set_ylabel("profit" if realised else f"{'expected ' if expected else 'realised '}profit")
     ax.set_title("Profit by share contacted")
     ax.set_xlim(0, 100)
     ax.grid(alpha=0.3)

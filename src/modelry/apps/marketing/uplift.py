@@ -64,6 +64,7 @@ from modelry.registry.layout import PREPROCESSOR_FILE
 from modelry.serving.kinds import check_runtime
 from modelry.serving.uplift import (
     CONTROL_FILE,
+    LINEAR_FILE,
     SPEC_FILE,
     UPLIFT_KIND,
     UpliftRuntime,
@@ -585,7 +586,7 @@ def train_uplift(
             )
         }
         registered = _register(
-            registry, name or f"{path.stem}-uplift", campaign, fitted, test, metrics
+            registry, name or f"{path.stem}-uplift", campaign, fitted, train, test, metrics
         )
         model, version = registered.name, registered.version
     seconds = time.perf_counter() - start
@@ -598,11 +599,57 @@ def _export(model: LinearBaseline, preprocessor: Preprocessor, n_dense: int) -> 
     return to_onnx(net.eval(), Task.BINARY, n_dense, len(cards))
 
 
+def _coefficients(model: LinearBaseline, preprocessor: Preprocessor) -> dict[str, Any]:
+    """The response model's logit as ``uplift/linear.json`` keeps it (for explanations):
+    the intercept, the dense coefficients and each code column's coefficient per code."""
+    cards = [card for _, card, _ in preprocessor.embeddings_]
+    net = model.as_network(cards)  # the exact network the ONNX file serves
+    head = net.head.weight.detach().double().numpy()[0]
+    n_dense = head.size - len(cards)
+    return {
+        "bias": float(net.head.bias.detach().double().numpy()[0]),
+        "dense": head[:n_dense].tolist(),
+        "codes": [
+            (_table(embedding)[:, 0] * head[n_dense + j]).tolist()
+            for j, embedding in enumerate(net.embeddings)
+        ],
+    }
+
+
+def _table(embedding: Any) -> np.ndarray:
+    return np.asarray(embedding.weight.detach().double().numpy())
+
+
+def _linear_document(
+    campaign: Campaign, fitted: _Fit, train: np.ndarray, outputs: list[str]
+) -> dict[str, Any]:
+    """``uplift/linear.json``: every response model's coefficients and the reference row
+    (the training rows' mean dense inputs and code frequencies) explanations start from."""
+    pre, encoded = fitted.preprocessor, fitted.encoded
+    codes = encoded.codes[train]
+    frequencies = [
+        (np.bincount(codes[:, j], minlength=card) / max(len(train), 1)).tolist()
+        for j, (_, card, _) in enumerate(pre.embeddings_)
+    ]
+    models = {"control": _coefficients(fitted.control, pre)}
+    for arm, out in zip(campaign.arms, outputs, strict=True):
+        models[out] = _coefficients(fitted.treated[arm], pre)
+    return {
+        "scale": "logit",
+        "reference": {
+            "dense": np.asarray(encoded.dense[train], dtype=np.float64).mean(axis=0).tolist(),
+            "codes": frequencies,
+        },
+        "models": models,
+    }
+
+
 def _register(
     registry: Registry,
     name: str,
     campaign: Campaign,
     fitted: _Fit,
+    train: np.ndarray,
     test: np.ndarray,
     metrics: dict[str, Any],
 ) -> ModelVersion:
@@ -626,6 +673,7 @@ def _register(
         for arm, out in zip(campaign.arms, outputs, strict=True):
             writer.write_bytes(treated_file(out), _export(fitted.treated[arm], pre, n_dense))
         writer.write_json(SPEC_FILE, spec)
+        writer.write_json(LINEAR_FILE, _linear_document(campaign, fitted, train, outputs))
         staged = writer.finish({"name": name, "kind": UPLIFT_KIND})
         runtime = UpliftRuntime(staged, name, 0)
         runtime.load()

@@ -9,6 +9,7 @@ only, no pickle::
     manifest.json               sha256 of every file
     index.json                  IndexSpec: ids, text hashes, skills, passage spans, report
     passages.json               each candidate's redacted passages, in order
+    sensitive.json              protected attributes, one value per candidate (when given)
     embeddings.npy              float32 [candidates, d]: the unit mean of a candidate's passages
     passage_embeddings.npy      float32 [passages, d]
     bm25/…                      bm25s state (.npy + JSON) over the redacted texts
@@ -17,6 +18,10 @@ Redaction (:func:`~modelry.data.privacy.redact_text`) comes before anything else
 data reaches neither the encoder nor a file. Rows whose text is empty or holds no word are
 skipped and counted; a text seen before (exactly, after redaction and whitespace folding) is a
 duplicate: the first row is kept and the others are reported with it.
+
+Protected attributes (``Rows.sensitive``) go to ``sensitive.json`` and nowhere else: only the
+text is redacted, embedded and indexed for BM25, so they cannot be matched on; they are read
+back for the fairness record of every shortlist (:mod:`~modelry.apps.recruitment.fairness`).
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 import time
-from dataclasses import dataclass
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +44,7 @@ from modelry.apps.recruitment.encoding import Encoder, passages
 from modelry.apps.recruitment.lexical import Lexical, saved_files
 from modelry.apps.recruitment.skills import vocabulary
 from modelry.data.privacy import redact_text
-from modelry.errors import ConfigError, DataError, NotFoundError, SourceError
+from modelry.errors import ConfigError, DataError, NotFoundError
 from modelry.registry.artifact import ArtifactWriter, commit_dir, load_artifact
 from modelry.settings import Settings
 
@@ -44,6 +52,7 @@ INDEX_FILE = "index.json"
 PASSAGES_FILE = "passages.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 PASSAGE_EMBEDDINGS_FILE = "passage_embeddings.npy"
+SENSITIVE_FILE = "sensitive.json"
 BM25_DIR = "bm25"
 INDEX_KIND = "recruitment-index"
 
@@ -77,7 +86,8 @@ class IndexSpec(BaseModel):
     encoder: dict[str, Any]  # name, version
     candidates: list[Candidate]
     duplicates: dict[str, list[str]]  # kept id -> ids of the same text, not indexed
-    skipped: dict[str, list[str]]  # reason ("empty", "no words") -> row ids
+    skipped: dict[str, list[str]]  # reason ("empty", "no words", "unreadable") -> row ids
+    sensitive: list[str] = []  # protected attributes in sensitive.json
 
 
 @dataclass
@@ -90,20 +100,42 @@ class CandidateIndex:
     embeddings: np.ndarray
     passage_embeddings: np.ndarray
     lexical: Lexical
+    sensitive: dict[str, list[str | None]] = field(default_factory=dict)
+    """Protected attributes: each a value per candidate (None where missing)."""
 
     @property
     def ids(self) -> list[str]:
         return [c.id for c in self.spec.candidates]
 
+    @cached_property
+    def skill_sets(self) -> list[frozenset[str]]:
+        """Each candidate's skills, as a set."""
+        return [frozenset(c.skills) for c in self.spec.candidates]
+
+    @cached_property
+    def _skill_counts(self) -> Counter[str]:
+        return Counter(s for skills in self.skill_sets for s in skills)
+
+    def skill_idf(self, skill: str) -> float:
+        """A skill's IDF over the candidates: ``log(1 + (n - df + 0.5) / (df + 0.5))``, the
+        BM25 form (positive, highest for a skill nobody has)."""
+        n, df = len(self.spec.candidates), self._skill_counts.get(skill, 0)
+        return float(np.log1p((n - df + 0.5) / (df + 0.5)))
+
 
 @dataclass(frozen=True)
 class Rows:
-    """Candidate texts with their ids, as read from a table."""
+    """Candidate texts with their ids, as read from a table or a folder of files."""
 
     ids: list[str]
     texts: list[Any]
     text_column: str
     id_column: str | None
+    problems: dict[str, str] = field(default_factory=dict)
+    """Why a row has no text, where it is known (a file that could not be read): id -> reason."""
+    sensitive: dict[str, list[Any]] = field(default_factory=dict)
+    """Protected attributes, each a column of values aligned with ``ids``: stored for
+    fairness audits, never embedded or matched on."""
 
 
 def indexes_dir(settings: Settings) -> Path:
@@ -118,59 +150,6 @@ def check_name(name: str) -> str:
             "starting with a letter or digit"
         )
     return name
-
-
-def detect_text_column(frame: Any) -> str:
-    """The column of free text: among the string columns, the longest on average.
-
-    Raises:
-        SchemaError: no column holds text.
-    """
-    best, best_length = None, 0.0
-    for column in frame.columns:
-        values = frame[column].dropna()
-        strings = values[values.map(lambda v: isinstance(v, str))]
-        if len(strings) < max(1, len(values) // 2):
-            continue
-        length = float(strings.str.len().mean())
-        if length > best_length:
-            best, best_length = column, length
-    if best is None:
-        raise DataError("no column of text found; name it with --text-column")
-    return str(best)
-
-
-def read_rows(path: Path, text_column: str | None = None, id_column: str | None = None) -> Rows:
-    """The candidates of a CSV file: ids (the id column, or row numbers from 1) and texts.
-
-    Raises:
-        SourceError: the file cannot be read.
-        DataError: a named column is missing, ids repeat, or no column holds text.
-    """
-    import pandas as pd  # type: ignore[import-untyped]
-
-    try:
-        frame = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[""])
-    except FileNotFoundError as exc:
-        raise SourceError(f"{path}: no such file") from exc
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise SourceError(f"{path}: not a readable CSV file ({exc})") from exc
-    for column in (text_column, id_column):
-        if column is not None and column not in frame.columns:
-            raise DataError(f"{path}: no column {column!r} (columns: {list(frame.columns)})")
-    if text_column is None:
-        text_column = detect_text_column(frame.drop(columns=[id_column] if id_column else []))
-    if id_column is None:
-        ids = [str(i) for i in range(1, len(frame) + 1)]
-    else:
-        ids = ["" if v is None or v != v else str(v) for v in frame[id_column]]
-        seen: set[str] = set()
-        for value in ids:
-            if value in seen or not value:
-                raise DataError(f"{path}: column {id_column!r} has a missing or repeated id")
-            seen.add(value)
-    texts = [None if v != v else v for v in frame[text_column]]  # NaN -> None
-    return Rows(ids, texts, text_column, id_column)
 
 
 def has_words(text: str) -> bool:
@@ -202,11 +181,16 @@ def build_index(
     """
     check_name(name)
     skipped: dict[str, list[str]] = {"empty": [], "no words": []}
+    if rows.problems:
+        skipped["unreadable"] = []
     duplicates: dict[str, list[str]] = {}
     first_by_hash: dict[str, str] = {}
     kept: list[tuple[str, str, str]] = []  # id, redacted text, its hash
     for row_id, value in zip(rows.ids, rows.texts, strict=True):
         text = _normal(redact_text(value if isinstance(value, str) else ""))
+        if row_id in rows.problems:
+            skipped["unreadable"].append(row_id)
+            continue
         if not text:
             skipped["empty"].append(row_id)
             continue
@@ -260,10 +244,18 @@ def build_index(
         candidates=candidates,
         duplicates=duplicates,
         skipped=skipped,
+        sensitive=sorted(rows.sensitive),
     )
+    position = {row_id: n for n, row_id in enumerate(rows.ids)}
+    sensitive = {
+        name: [_attribute_value(values[position[c.id]]) for c in candidates]
+        for name, values in sorted(rows.sensitive.items())
+    }
     with ArtifactWriter(indexes_dir(settings) / ".staging") as writer:
         writer.write_json(INDEX_FILE, spec.model_dump(mode="json"))
         writer.write_json(PASSAGES_FILE, all_passages)
+        if sensitive:
+            writer.write_json(SENSITIVE_FILE, sensitive)
         writer.write_bytes(EMBEDDINGS_FILE, _npy(embeddings))
         writer.write_bytes(PASSAGE_EMBEDDINGS_FILE, _npy(passage_vectors))
         for file, data in saved_files([t for _, t, _ in kept]).items():
@@ -273,6 +265,14 @@ def build_index(
     return load_index(settings, name, version)
 
 
+def _attribute_value(value: Any) -> str | None:
+    """A protected attribute's value as text (None where missing)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
 def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
@@ -280,6 +280,11 @@ def _npy(array: np.ndarray) -> bytes:
 
 
 def _file_sha256(path: Path) -> str:
+    """A file's sha256; a folder's is that of its files' names and hashes, in name order."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        listing = "".join(f"{p.relative_to(path)}\0{_file_sha256(p)}\n" for p in files)
+        return hashlib.sha256(listing.encode("utf-8", "surrogatepass")).hexdigest()
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -293,6 +298,19 @@ def _versions(root: Path) -> list[Path]:
     return [p for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
 
 
+def newest_version(settings: Settings, name: str) -> int:
+    """The newest version of the index ``name``.
+
+    Raises:
+        NotFoundError: no such index.
+    """
+    check_name(name)
+    versions = [int(p.name) for p in _versions(indexes_dir(settings) / name)]
+    if not versions:
+        raise NotFoundError(f"no candidate index {name!r}: build one with `modelry recruit index`")
+    return max(versions)
+
+
 def load_index(settings: Settings, name: str, version: int | None = None) -> CandidateIndex:
     """The index ``name`` (its newest version unless ``version``), checked against its
     manifest.
@@ -301,13 +319,9 @@ def load_index(settings: Settings, name: str, version: int | None = None) -> Can
         NotFoundError: no such index or version.
         ArtifactError: its files do not match their manifest.
     """
-    check_name(name)
-    root = indexes_dir(settings) / name
-    versions = sorted(int(p.name) for p in _versions(root))
-    if not versions:
-        raise NotFoundError(f"no candidate index {name!r}: build one with `modelry recruit index`")
-    chosen = versions[-1] if version is None else version
-    if chosen not in versions:
+    chosen = newest_version(settings, name) if version is None else version
+    root = indexes_dir(settings) / check_name(name)
+    if not (root / str(chosen)).is_dir():
         raise NotFoundError(f"candidate index {name!r} has no version {chosen}")
     artifact = load_artifact(root / str(chosen))
     spec = IndexSpec.model_validate(artifact.read_json(INDEX_FILE))
@@ -318,4 +332,36 @@ def load_index(settings: Settings, name: str, version: int | None = None) -> Can
         embeddings=np.load(artifact.file(EMBEDDINGS_FILE), allow_pickle=False),
         passage_embeddings=np.load(artifact.file(PASSAGE_EMBEDDINGS_FILE), allow_pickle=False),
         lexical=Lexical.load(artifact.path / BM25_DIR, len(spec.candidates)),
+        sensitive=dict(artifact.read_json(SENSITIVE_FILE)) if spec.sensitive else {},
     )
+
+
+class IndexCache:
+    """Indexes read once and kept, for a server: a request finds the newest version of an
+    index by one directory listing, and reads its files (checked against their manifest)
+    only when that version is new. Holds the ``size`` most recently used."""
+
+    def __init__(self, settings: Settings, size: int = 8) -> None:
+        self.settings = settings
+        self.size = size
+        self._loaded: OrderedDict[tuple[str, int], CandidateIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> CandidateIndex:
+        """The newest version of the index ``name`` (blocking: call it off the event loop).
+
+        Raises:
+            NotFoundError: no such index.
+        """
+        key = (name, newest_version(self.settings, name))
+        with self._lock:
+            index = self._loaded.get(key)
+            if index is not None:
+                self._loaded.move_to_end(key)
+                return index
+        index = load_index(self.settings, *key)
+        with self._lock:
+            self._loaded[key] = index
+            while len(self._loaded) > self.size:
+                self._loaded.popitem(last=False)
+        return index

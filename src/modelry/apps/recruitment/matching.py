@@ -5,7 +5,8 @@ For a job description and a :class:`~modelry.apps.recruitment.index.CandidateInd
 - **semantic**: cosine of the job's embedding (the unit mean of its passages' embeddings, as
   a candidate's) and each candidate's;
 - **lexical**: BM25 of the candidate's redacted text for the job's words;
-- **skills**: the share of the job's skills (from the shipped vocabulary) the candidate has.
+- **skills**: the share of the job's skills (from the shipped vocabulary) the candidate has,
+  each skill weighed by its IDF over the index (a rare skill says more than "git").
 
 Semantic and lexical scores are min-max scaled over the index, so each spans [0, 1] for every
 job; the combined score is their weighted sum with skill coverage (:class:`Weights`; a job
@@ -25,9 +26,10 @@ import numpy as np
 
 from modelry.apps.recruitment.encoding import Encoder, passages, unit
 from modelry.apps.recruitment.index import CandidateIndex, has_words
+from modelry.apps.recruitment.lexical import Lexical
 from modelry.apps.recruitment.skills import vocabulary
 from modelry.data.privacy import redact_text
-from modelry.errors import InvalidInputError
+from modelry.errors import InvalidInputError, NotFoundError
 
 MAX_JOB_PASSAGES = 64
 """Job passages embedded: a job's first 3,840 words or so. The rest still counts for BM25 and
@@ -40,11 +42,19 @@ PASSAGE_CHARS = 300
 
 @dataclass(frozen=True)
 class Weights:
-    """How much each component counts in the combined score (they are normalised to sum 1)."""
+    """How much each component counts in the combined score (``semantic``, ``lexical`` and
+    ``skills`` are normalised to sum 1), and how the semantic and skill terms are formed.
 
-    semantic: float = 0.4
-    lexical: float = 0.4
-    skills: float = 0.2
+    Attributes:
+        skill_idf: Weigh each of the job's skills by its IDF over the index's candidates, so
+            having the rare skill the job is about counts for more than having "agile" or
+            "git", which most candidates list.
+    """
+
+    semantic: float = 0.6
+    lexical: float = 0.3
+    skills: float = 0.1
+    skill_idf: bool = True
 
     def effective(self, job_has_skills: bool) -> tuple[float, float, float]:
         skills = self.skills if job_has_skills else 0.0
@@ -55,6 +65,8 @@ class Weights:
 
 
 DEFAULT_WEIGHTS = Weights()
+"""Chosen on the retrieval benchmark's five tuning categories only (``bench/recruit_retrieval.py``;
+``bench/history.md`` has the figures, on the twenty others)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ class Components:
     lexical: np.ndarray  # BM25 [n]
     coverage: np.ndarray  # share of the job's skills [n]
     passage_cosines: np.ndarray  # [passages]
+    skill_hits: np.ndarray | None = None  # bool [n, job skills]: who has which
+    skill_idf: np.ndarray | None = None  # [job skills]: IDF over the index's candidates
 
 
 @dataclass(frozen=True)
@@ -98,26 +112,49 @@ def job_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+@dataclass(frozen=True)
+class Job:
+    """A job description ready to score: redacted, with its passages and skills."""
+
+    text: str  # redacted, whitespace folded
+    chunks: list[str]  # the passages that are embedded (at most MAX_JOB_PASSAGES)
+    skills: list[str]
+
+
+def prepare_job(text: str) -> Job:
+    """``text`` checked, redacted and cut into the passages the encoder embeds.
+
+    Raises:
+        InvalidInputError: it is empty or holds no words.
+    """
+    redacted = " ".join(redact_text(check_job(text)).split())
+    return Job(redacted, passages(redacted)[:MAX_JOB_PASSAGES], vocabulary().extract(redacted))
+
+
+def score(job: Job, chunk_vectors: np.ndarray, index: CandidateIndex) -> Components:
+    """Score every candidate of ``index`` for ``job``, whose passages embed as
+    ``chunk_vectors`` (by whichever path: in process or through the served encoder)."""
+    job_vector = unit(np.asarray(chunk_vectors, dtype=np.float32).mean(axis=0))
+    hits = np.array(
+        [[s in have for s in job.skills] for have in index.skill_sets], dtype=bool
+    ).reshape(len(index.skill_sets), len(job.skills))
+    coverage = hits.mean(axis=1) if job.skills else np.zeros(len(hits))
+    cosines = index.passage_embeddings.astype(np.float64) @ job_vector.astype(np.float64)
+    return Components(
+        job_skills=job.skills,
+        semantic=index.embeddings.astype(np.float64) @ job_vector.astype(np.float64),
+        lexical=index.lexical.scores(job.text),
+        coverage=coverage,
+        passage_cosines=cosines,
+        skill_hits=hits,
+        skill_idf=np.array([index.skill_idf(s) for s in job.skills]),
+    )
+
+
 def components(job: str, index: CandidateIndex, encoder: Encoder) -> Components:
     """Score every candidate of ``index`` for ``job`` on each component."""
-    text = " ".join(redact_text(check_job(job)).split())
-    chunks = passages(text)[:MAX_JOB_PASSAGES]
-    _, job_vector = encoder.embed_document(chunks)
-    skills = vocabulary().extract(text)
-    wanted = set(skills)
-    coverage = np.array(
-        [
-            len(wanted.intersection(c.skills)) / len(wanted) if wanted else 0.0
-            for c in index.spec.candidates
-        ]
-    )
-    return Components(
-        job_skills=skills,
-        semantic=index.embeddings.astype(np.float64) @ unit(job_vector).astype(np.float64),
-        lexical=index.lexical.scores(text),
-        coverage=coverage,
-        passage_cosines=index.passage_embeddings.astype(np.float64) @ job_vector,
-    )
+    prepared = prepare_job(job)
+    return score(prepared, encoder.embed(prepared.chunks), index)
 
 
 def scaled(values: np.ndarray) -> np.ndarray:
@@ -128,14 +165,31 @@ def scaled(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low)
 
 
+@dataclass(frozen=True)
+class Terms:
+    """The three terms of the combined score, each in [0, 1], for every candidate."""
+
+    semantic: np.ndarray  # min-max scaled
+    lexical: np.ndarray  # min-max scaled
+    skills: np.ndarray  # (weighted) coverage of the job's skills
+
+
+def terms(parts: Components, weights: Weights = DEFAULT_WEIGHTS) -> Terms:
+    """The terms ``weights`` combines: semantic and BM25 scaled, and skill coverage
+    (weighed by IDF where asked)."""
+    coverage = parts.coverage
+    if weights.skill_idf and parts.skill_idf is not None and parts.skill_hits is not None:
+        total = float(parts.skill_idf.sum())
+        if total > 0:
+            coverage = parts.skill_hits.astype(np.float64) @ parts.skill_idf / total
+    return Terms(scaled(parts.semantic), scaled(parts.lexical), coverage)
+
+
 def combine(parts: Components, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
     """The combined score of every candidate: float64 ``[n]`` in [0, 1]."""
     w_semantic, w_lexical, w_skills = weights.effective(bool(parts.job_skills))
-    return (
-        w_semantic * scaled(parts.semantic)
-        + w_lexical * scaled(parts.lexical)
-        + w_skills * parts.coverage
-    )
+    t = terms(parts, weights)
+    return w_semantic * t.semantic + w_lexical * t.lexical + w_skills * t.skills
 
 
 _DIGITS = re.compile(r"^\d+$")
@@ -153,6 +207,56 @@ def ranking(scores: np.ndarray, ids: list[str]) -> list[int]:
     return sorted(range(len(ids)), key=lambda i: (-rounded[i], id_key(ids[i])))
 
 
+def reasons(parts: Components, index: CandidateIndex, i: int, t: Terms) -> dict[str, Any]:
+    """Why candidate ``i`` scored as it did for the job ``parts`` were computed for, whose
+    terms are ``t``."""
+    candidate = index.spec.candidates[i]
+    start, end = candidate.passages
+    best = start + int(np.argmax(parts.passage_cosines[start:end]))
+    have = set(candidate.skills)
+    return {
+        "matched_skills": [s for s in parts.job_skills if s in have],
+        "missing_skills": [s for s in parts.job_skills if s not in have],
+        "semantic": round(float(t.semantic[i]), DECIMALS),
+        "lexical": round(float(t.lexical[i]), DECIMALS),
+        "skill_coverage": round(float(t.skills[i]), DECIMALS),
+        "passage": index.passages[best][:PASSAGE_CHARS],
+        "passage_similarity": round(float(parts.passage_cosines[best]), DECIMALS),
+    }
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A job's shortlist, and the order of the whole index it was cut from."""
+
+    matches: list[Match]
+    order: list[int]  # every candidate's position in the index, best first
+
+
+def check_top(top: int) -> int:
+    if top < 1:
+        raise InvalidInputError(f"top must be at least 1, not {top}", field="top")
+    return top
+
+
+def rank(
+    parts: Components, index: CandidateIndex, top: int, weights: Weights = DEFAULT_WEIGHTS
+) -> Ranked:
+    """The ``top`` candidates for the job ``parts`` score, best first, with their reasons."""
+    scores = combine(parts, weights)
+    order = ranking(scores, index.ids)
+    t = terms(parts, weights)
+    matches = [
+        Match(
+            index.spec.candidates[i].id,
+            round(float(scores[i]), DECIMALS),
+            reasons(parts, index, i, t),
+        )
+        for i in order[: check_top(top)]
+    ]
+    return Ranked(matches, order)
+
+
 def match(
     job: str,
     index: CandidateIndex,
@@ -165,26 +269,80 @@ def match(
     Raises:
         InvalidInputError: the job is empty or holds no words, or ``top`` < 1.
     """
-    if top < 1:
-        raise InvalidInputError(f"top must be at least 1, not {top}")
-    parts = components(job, index, encoder)
-    scores = combine(parts, weights)
-    semantic, lexical = scaled(parts.semantic), scaled(parts.lexical)
-    ids = index.ids
-    out: list[Match] = []
-    for i in ranking(scores, ids)[:top]:
-        candidate = index.spec.candidates[i]
-        start, end = candidate.passages
-        best = start + int(np.argmax(parts.passage_cosines[start:end]))
-        have = set(candidate.skills)
-        reasons = {
-            "matched_skills": [s for s in parts.job_skills if s in have],
-            "missing_skills": [s for s in parts.job_skills if s not in have],
-            "semantic": round(float(semantic[i]), 6),
-            "lexical": round(float(lexical[i]), 6),
-            "skill_coverage": round(float(parts.coverage[i]), 6),
-            "passage": index.passages[best][:PASSAGE_CHARS],
-            "passage_similarity": round(float(parts.passage_cosines[best]), 6),
-        }
-        out.append(Match(candidate.id, round(float(scores[i]), DECIMALS), reasons))
-    return out
+    check_top(top)
+    return rank(components(job, index, encoder), index, top, weights).matches
+
+
+def candidate_position(index: CandidateIndex, candidate: str) -> int:
+    """Where candidate ``candidate`` is in ``index``.
+
+    Raises:
+        NotFoundError: the index holds no such candidate (or holds it as a duplicate).
+    """
+    for i, c in enumerate(index.spec.candidates):
+        if c.id == candidate:
+            return i
+    for kept, copies in index.spec.duplicates.items():
+        if candidate in copies:
+            raise NotFoundError(
+                f"candidate {candidate!r} is indexed as {kept!r} (the same résumé) in "
+                f"index {index.spec.name!r}"
+            )
+    raise NotFoundError(f"no candidate {candidate!r} in index {index.spec.name!r}")
+
+
+def rank_jobs(
+    candidate: str,
+    job_ids: list[str],
+    jobs: list[Job],
+    job_vectors: list[np.ndarray],
+    index: CandidateIndex,
+    top: int,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> list[Match]:
+    """The ``top`` jobs for ``candidate``, best first: matching turned around.
+
+    The candidate is the query and the jobs are the documents, with the same three terms and
+    weights: the cosine of the candidate's embedding and each job's (the unit mean of its
+    passages, ``job_vectors[j]``), BM25 of each job's text for the candidate's redacted text
+    (over these jobs), both min-max scaled over the jobs, and the share of each job's skills
+    the candidate has (IDF over the index where the weights say so). Reasons are each job's
+    matched and missing skills and the candidate's passage closest to it. Ties go by job id.
+
+    Raises:
+        NotFoundError: no such candidate in ``index``.
+    """
+    i = candidate_position(index, candidate)
+    person = index.spec.candidates[i]
+    start, end = person.passages
+    vectors = np.stack([unit(np.asarray(v, dtype=np.float32).mean(axis=0)) for v in job_vectors])
+    semantic = scaled(vectors.astype(np.float64) @ index.embeddings[i].astype(np.float64))
+    lexical = scaled(
+        Lexical.fit([job.text for job in jobs]).scores(" ".join(index.passages[start:end]))
+    )
+    cosines = index.passage_embeddings[start:end].astype(np.float64) @ vectors.T.astype(np.float64)
+    have = set(person.skills)
+    scores, why = [], []
+    for j, job in enumerate(jobs):
+        per_skill = np.array([index.skill_idf(s) if weights.skill_idf else 1.0 for s in job.skills])
+        hits = np.array([s in have for s in job.skills], dtype=bool)
+        coverage = float(per_skill[hits].sum() / per_skill.sum()) if per_skill.sum() > 0 else 0.0
+        w_semantic, w_lexical, w_skills = weights.effective(bool(job.skills))
+        scores.append(w_semantic * semantic[j] + w_lexical * lexical[j] + w_skills * coverage)
+        best = int(np.argmax(cosines[:, j]))
+        why.append(
+            {
+                "matched_skills": [s for s in job.skills if s in have],
+                "missing_skills": [s for s in job.skills if s not in have],
+                "semantic": round(float(semantic[j]), DECIMALS),
+                "lexical": round(float(lexical[j]), DECIMALS),
+                "skill_coverage": round(coverage, DECIMALS),
+                "passage": index.passages[start + best][:PASSAGE_CHARS],
+                "passage_similarity": round(float(cosines[best, j]), DECIMALS),
+            }
+        )
+    combined = np.array(scores)
+    return [
+        Match(job_ids[j], round(float(combined[j]), DECIMALS), why[j])
+        for j in ranking(combined, job_ids)[: check_top(top)]
+    ]
