@@ -11,6 +11,7 @@ environment (what ``modelry serve --workers N`` runs in each worker).
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -34,11 +35,15 @@ from modelry.api.service_metrics import CONTENT_TYPE, ServiceMetrics
 from modelry.api.swagger import PAGE, SwaggerAssets
 from modelry.api.v1_endpoints import V1API
 from modelry.api.v2_endpoints import V2API
+from modelry.errors import ConfigError
+from modelry.registry.serving_config import SERVING_DIR, read_serving
 from modelry.registry.store import Registry
 from modelry.serving.batching import BatchPolicy
-from modelry.serving.dataplane import DataPlane, RegistryView
-from modelry.serving.pool import ModelPool
+from modelry.serving.dataplane import DataPlane, ExplainerFactory, RegistryView
+from modelry.serving.pool import ModelPool, ServedLoader
 from modelry.settings import Settings
+
+log = logging.getLogger(__name__)
 
 SETTINGS_ENV = "MODELRY_SERVE_SETTINGS"
 MODELS_ENV = "MODELRY_SERVE_MODELS"
@@ -96,6 +101,28 @@ def batch_policy(settings: Settings) -> BatchPolicy:
     )
 
 
+def stored_batching(settings: Settings) -> dict[str, BatchPolicy]:
+    """Per-model batching from the models' serving settings (``MODELRY_HOME/serving``):
+    the fields a model's record sets override the service's default policy."""
+    default = batch_policy(settings)
+    policies: dict[str, BatchPolicy] = {}
+    for path in sorted((settings.home / SERVING_DIR).glob("*.json")):
+        try:
+            cfg = read_serving(settings.home, path.stem)
+        except ConfigError as exc:  # one bad record must not stop the service
+            log.warning("ignoring %s: %s", path, exc.message)
+            continue
+        given = cfg.model_fields_set
+        policies[path.stem] = BatchPolicy(
+            enabled=cfg.batching if "batching" in given else default.enabled,
+            max_batch_size=cfg.max_batch_size
+            if "max_batch_size" in given
+            else default.max_batch_size,
+            max_wait_ms=cfg.max_wait_ms if "max_wait_ms" in given else default.max_wait_ms,
+        )
+    return policies
+
+
 def create_app(
     settings: Settings,
     models: list[str] | None = None,
@@ -104,6 +131,8 @@ def create_app(
     batching: Mapping[str, BatchPolicy] | None = None,
     registry: RegistryView | None = None,
     watch_interval: float = 1.0,
+    loader: ServedLoader | None = None,
+    explainers: ExplainerFactory | None = build_explainer,
 ) -> Starlette:
     """The HTTP service over the registry's models.
 
@@ -111,16 +140,27 @@ def create_app(
         settings: Registry location, API keys, body limit, batching defaults.
         models: Serve only these model names (None: every registered model).
         eager: Load the served models at start-up (else on their first request).
-        batching: Per-model batching policies overriding the settings' default.
+        batching: Per-model batching policies overriding the settings' default (default:
+            those the models' stored serving settings give, :func:`stored_batching`).
         registry: The registry to serve from (default: ``Registry(settings)``).
         watch_interval: Seconds between checks for promoted versions (hot swap).
+        loader: Builds each served version (default: loaded in this process); the Ray
+            engine's ingress passes one whose versions run in deployments of their own.
+        explainers: Builds a version's explainer (default: in this process).
     """
     source: RegistryView = registry if registry is not None else Registry(settings)
     metrics = ServiceMetrics()
+    if batching is None:
+        batching = stored_batching(settings)
     pool = ModelPool(
-        source, names=models, policy=batch_policy(settings), policies=batching, observer=metrics
+        source,
+        names=models,
+        policy=batch_policy(settings),
+        policies=batching,
+        observer=metrics,
+        loader=loader,
     )
-    plane = DataPlane(pool, source, watch_interval=watch_interval, explainers=build_explainer)
+    plane = DataPlane(pool, source, watch_interval=watch_interval, explainers=explainers)
     handlers: dict[str, object] = {
         "v2": V2API(plane, settings.max_body_bytes),
         "v1": V1API(plane, settings.max_body_bytes),

@@ -179,3 +179,79 @@ def check(
         console.out.print(console.escape(summary), highlight=False, soft_wrap=True)
     if unresolved:
         raise typer.Exit(1)
+
+
+@models_app.command("scale")
+def scale(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    replicas: Annotated[
+        int | None, typer.Option("--replicas", min=1, help="A fixed number of replicas.")
+    ] = None,
+    min_replicas: Annotated[
+        int | None, typer.Option("--min", min=0, help="Autoscale from this many replicas…")
+    ] = None,
+    max_replicas: Annotated[
+        int | None, typer.Option("--max", min=1, help="…up to this many.")
+    ] = None,
+    target: Annotated[
+        float | None,
+        typer.Option("--target", min=0.1, help="Ongoing requests per replica to aim for."),
+    ] = None,
+    cpus: Annotated[
+        float | None, typer.Option("--cpus", min=0.01, help="CPUs each replica reserves.")
+    ] = None,
+    batcher: Annotated[
+        str | None, typer.Option(help="Whose batcher a Ray replica runs: modelry or ray.")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Also apply it now to the versions running on this Ray cluster "
+            "(auto, HOST:6379, ray://HOST:10001)."
+        ),
+    ] = None,
+    json_output: Annotated[bool, JSON] = False,
+) -> None:
+    """Store NAME's serving settings (replicas, autoscaling, CPUs); with --address, apply them
+    to its running Ray Serve deployments."""
+    from modelry.errors import ConfigError, MissingExtraError
+    from modelry.registry.serving_config import serving_path, update_serving
+
+    settings = Settings()
+    registry = _registry()
+    registry.get(name)  # a model that exists (NotFoundError names what does)
+    if replicas is not None and (min_replicas is not None or max_replicas is not None):
+        raise ConfigError("use --replicas, or --min and --max, not both")
+    cfg = update_serving(
+        settings.home,
+        name,
+        num_replicas=replicas,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        target_ongoing_requests=target,
+        num_cpus=cpus,
+        batcher=batcher,
+    )
+    applied: list[int] = []
+    if address:
+        try:
+            from modelry.rayserve.launch import check_address, connect, scale_model
+        except ImportError as exc:
+            raise MissingExtraError("ray", "ray") from exc
+        check_address(address)
+        connect(address)
+        applied = scale_model(settings, name, cfg)
+    stored = cfg.model_dump(exclude_defaults=True)
+    if json_output:
+        console.print_json(
+            {"name": name, "serving": cfg.model_dump(), "applied_to_versions": applied}
+        )
+        return
+    where = serving_path(settings.home, name)
+    console.out.print(
+        f"{name}: {stored or 'defaults'} stored in {where}"
+        + (f"; applied to running versions {applied}" if applied else ""),
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )

@@ -62,6 +62,11 @@ RuntimeFactory = Callable[[VersionInfo], Runtime]
 """Builds the loaded, checked runtime of a registry version."""
 
 
+ServedLoader = Callable[[VersionInfo, BatchPolicy, BatchObserver | None], "Served"]
+"""Builds the :class:`Served` of a registry version itself (in the loading thread): how
+the Ray engine's ingress serves versions that run in deployments of their own."""
+
+
 def registry_runtime(entry: VersionInfo) -> Runtime:
     """The default factory: the version's kind (its manifest says which), loaded and checked."""
     return open_runtime(entry.path, entry.name, entry.version)
@@ -170,6 +175,8 @@ class ModelPool:
         policy: Batching policy by default; ``policies`` overrides it per model name.
         observer: Told every predict call's row and request count (for metrics).
         factory: Builds the loaded runtime of a registry version.
+        loader: Builds the whole :class:`Served` of a version instead (``factory`` is
+            then unused): e.g. one whose predict calls a remote deployment.
     """
 
     def __init__(
@@ -181,6 +188,7 @@ class ModelPool:
         policies: Mapping[str, BatchPolicy] | None = None,
         observer: BatchObserver | None = None,
         factory: RuntimeFactory = registry_runtime,
+        loader: ServedLoader | None = None,
     ) -> None:
         self.source = source
         self.names = sorted(set(names)) if names is not None else None
@@ -188,6 +196,7 @@ class ModelPool:
         self.policies = dict(policies or {})
         self.observer = observer
         self.factory = factory
+        self.loader = loader
         self.routes: dict[Route, Served] = {}
         self.loaded: dict[tuple[str, int], Served] = {}
         self.held: set[str] = set()  # unloaded by an operator: not served until loaded again
@@ -251,8 +260,14 @@ class ModelPool:
         return served
 
     def _load(self, entry: VersionInfo) -> Served:
-        runtime = self.factory(entry)
         policy = self.policies.get(entry.name, self.policy)
+        if self.loader is not None:
+            served = self.loader(entry, policy, self.observer)
+            for binary in (False, True):
+                served.spec.plain_reader(binary=binary)
+            log.info("loaded %s:%s", entry.name, entry.version)
+            return served
+        runtime = self.factory(entry)
         served = Served(
             runtime=runtime,
             spec=InputSpec(runtime.input_kinds()),
