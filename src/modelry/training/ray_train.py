@@ -60,7 +60,7 @@ from torch import Tensor, nn
 
 from modelry.data.schema import Task
 from modelry.errors import ConfigError, DataError, MissingExtraError, ModelryError
-from modelry.nn.losses import Loss, make_loss, penalty
+from modelry.nn.losses import Loss, make_loss
 from modelry.nn.modules import TabularNet
 from modelry.nn.optim import make_optimizer, make_scheduler
 from modelry.training.config import EngineConfig, OptimConfig
@@ -71,6 +71,7 @@ from modelry.training.trainer import (
     _num_threads,
     _threads_for,
     as_tensors,
+    batch_loss,
     check_inputs,
     finish,
 )
@@ -372,7 +373,6 @@ class _Loop:
         self.model, self.net, self.loss_fn, self.config = model, net, loss_fn, config
         self.collective = collective
         self.min_rows = _min_rows(net)
-        self.penalise = config.l1 > 0 or config.l2 > 0
 
     def epochs(
         self,
@@ -445,13 +445,16 @@ class _Loop:
         start = 0
         for size, scale in zip(part.sizes, part.scales, strict=True):
             stop = start + size
-            xb = dense[start:stop]
-            if cfg.noise > 0:
-                xb = xb + cfg.noise * torch.randn_like(xb)
-            out = model(xb, codes[start:stop])
-            loss = self.loss_fn(out, y[start:stop], None if w is None else w[start:stop])
-            if self.penalise:
-                loss = loss + penalty(self.net, cfg.l1, cfg.l2)
+            loss = batch_loss(
+                model,
+                self.net,
+                self.loss_fn,
+                cfg,
+                dense[start:stop],
+                codes[start:stop],
+                y[start:stop],
+                None if w is None else w[start:stop],
+            )
             optimizer.zero_grad(set_to_none=False)
             # DDP averages gradients over ranks; scaled, the average is the global batch's.
             (loss * scale).backward()

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -131,6 +132,27 @@ def _num_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def batch_loss(
+    model: nn.Module,
+    net: TabularNet,
+    loss_fn: Loss,
+    cfg: OptimConfig,
+    dense: Tensor,
+    codes: Tensor,
+    y: Tensor,
+    weight: Tensor | None,
+) -> Any:
+    """One mini-batch's objective (a 0-d tensor): Gaussian ``noise`` on the dense inputs,
+    the (weighted) loss of ``model``'s output, plus the L1/L2 penalty on ``net``'s weights.
+    ``model`` is ``net`` itself, or its DDP wrapper on a Ray Train worker (the same steps)."""
+    if cfg.noise > 0:
+        dense = dense + cfg.noise * torch.randn_like(dense)
+    loss = loss_fn(model(dense, codes), y, weight)
+    if cfg.l1 > 0 or cfg.l2 > 0:
+        loss = loss + penalty(net, cfg.l1, cfg.l2)
+    return loss
+
+
 class _EpochLoop:
     """The fixed parts of an optimisation step, and one epoch of them."""
 
@@ -144,7 +166,6 @@ class _EpochLoop:
     ) -> None:
         self.net, self.loss_fn, self.optimizer, self.flat = net, loss_fn, optimizer, flat
         self.config = config
-        self.penalise = config.l1 > 0 or config.l2 > 0
         # A trailing batch of one row would make BatchNorm1d raise in training mode.
         self.skip_single = any(isinstance(m, nn.BatchNorm1d) for m in net.modules())
 
@@ -166,13 +187,16 @@ class _EpochLoop:
             stop = min(start + batch, n)
             if self.skip_single and stop - start == 1 and start > 0:
                 continue
-            xb = dense[start:stop]
-            if cfg.noise > 0:
-                xb = xb + cfg.noise * torch.randn_like(xb)
-            out = net(xb, codes[start:stop])
-            loss = self.loss_fn(out, y[start:stop], None if w is None else w[start:stop])
-            if self.penalise:
-                loss = loss + penalty(net, cfg.l1, cfg.l2)
+            loss = batch_loss(
+                net,
+                net,
+                self.loss_fn,
+                cfg,
+                dense[start:stop],
+                codes[start:stop],
+                y[start:stop],
+                None if w is None else w[start:stop],
+            )
             flat.zero_grad()
             loss.backward()
             if cfg.clip_norm is not None:
