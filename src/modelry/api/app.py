@@ -36,9 +36,9 @@ from modelry.api.swagger import PAGE, SwaggerAssets
 from modelry.api.v1_endpoints import V1API
 from modelry.api.v2_endpoints import V2API
 from modelry.errors import ConfigError
-from modelry.registry.serving_config import SERVING_DIR, read_serving
+from modelry.registry.serving_config import read_serving, stored_names
 from modelry.registry.store import Registry
-from modelry.serving.batching import BatchPolicy
+from modelry.serving.batching import BatchPolicy, model_policy
 from modelry.serving.dataplane import DataPlane, ExplainerFactory, RegistryView
 from modelry.serving.pool import ModelPool, ServedLoader
 from modelry.settings import Settings
@@ -106,20 +106,11 @@ def stored_batching(settings: Settings) -> dict[str, BatchPolicy]:
     the fields a model's record sets override the service's default policy."""
     default = batch_policy(settings)
     policies: dict[str, BatchPolicy] = {}
-    for path in sorted((settings.home / SERVING_DIR).glob("*.json")):
+    for name in stored_names(settings.home):
         try:
-            cfg = read_serving(settings.home, path.stem)
+            policies[name] = model_policy(read_serving(settings.home, name), default)
         except ConfigError as exc:  # one bad record must not stop the service
-            log.warning("ignoring %s: %s", path, exc.message)
-            continue
-        given = cfg.model_fields_set
-        policies[path.stem] = BatchPolicy(
-            enabled=cfg.batching if "batching" in given else default.enabled,
-            max_batch_size=cfg.max_batch_size
-            if "max_batch_size" in given
-            else default.max_batch_size,
-            max_wait_ms=cfg.max_wait_ms if "max_wait_ms" in given else default.max_wait_ms,
-        )
+            log.warning("ignoring the serving settings of %s: %s", name, exc.message)
     return policies
 
 

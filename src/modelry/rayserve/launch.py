@@ -5,8 +5,9 @@
 HTTP proxy on ``host:port``, deploys the ingress (which deploys each served model version
 as it loads it), and blocks until interrupted. ``modelry models scale`` calls
 :func:`scale_model`: it stores the model's serving settings and, given a cluster, redeploys
-the model's running versions with them (Ray Serve applies a new replica count or
-autoscaling bound without restarting the replicas it keeps).
+the model's running versions with them. ``serve.run`` gives every deploy a new code version
+(Ray Serve manages versions itself; the ``version`` option is removed), so the replicas are
+replaced one by one, a rolling update, not resized in place (measured in the scale test).
 """
 
 from __future__ import annotations

@@ -27,7 +27,13 @@ from ray import serve
 from modelry.errors import ModelryError
 from modelry.protocol.predictions import Outputs, TensorSpec
 from modelry.registry.serving_config import ModelServing
-from modelry.serving.batching import Batcher, BatchPolicy, concat_columns, slice_outputs
+from modelry.serving.batching import (
+    Batcher,
+    BatchPolicy,
+    concat_columns,
+    model_policy,
+    slice_outputs,
+)
 from modelry.serving.kinds import open_runtime
 from modelry.serving.runtime import Runtime, Upstream
 
@@ -110,11 +116,7 @@ class ModelReplica:
         self.cfg = ModelServing.model_validate(serving)
         self.runtime = open_runtime(Path(path), name, version)
         self.batcher: Batcher | None = None
-        self.policy = BatchPolicy(
-            enabled=self.cfg.batching,
-            max_batch_size=self.cfg.max_batch_size,
-            max_wait_ms=self.cfg.max_wait_ms,
-        )
+        self.policy = model_policy(self.cfg, BatchPolicy())
         self.batches = 0
         self.explainer: Any = None
         batched: Any = self._ray_batch  # Ray's batch wrapper, typed as the plain method
@@ -137,7 +139,7 @@ class ModelReplica:
     ) -> Outputs | list[Any] | Failure:
         """The outputs of ``columns`` (or, with ``records``, the kind's record per row)."""
         try:
-            if not self.cfg.batching or n_rows >= self.cfg.max_batch_size:
+            if not self.policy.enabled or n_rows >= self.policy.max_batch_size:
                 return self._run_alone(columns, records)
             if self.cfg.batcher == "ray":
                 result: Any = await self._ray_batch((columns, n_rows, records))

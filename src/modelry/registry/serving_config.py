@@ -80,6 +80,11 @@ def serving_path(home: Path, name: str) -> Path:
     return home / SERVING_DIR / f"{validate_name(name)}.json"
 
 
+def stored_names(home: Path) -> list[str]:
+    """The models that have stored serving settings."""
+    return sorted(path.stem for path in (home / SERVING_DIR).glob("*.json"))
+
+
 def read_serving(home: Path, name: str) -> ModelServing:
     """The model's serving settings (the defaults when none were stored).
 

@@ -39,6 +39,7 @@ import numpy as np
 from modelry.data.columns import Coded, InputColumn, Records, as_array
 from modelry.errors import InvalidInputError
 from modelry.protocol.predictions import Outputs
+from modelry.registry.serving_config import ModelServing
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,20 @@ class BatchPolicy:
     max_batch_size: int = 64
     max_wait_ms: float = 0.0
     offload_rows: int = 512
+
+
+def model_policy(serving: ModelServing, default: BatchPolicy) -> BatchPolicy:
+    """The batching a model's stored serving settings give: each field its record sets,
+    ``default``'s for the others (the embedded service's flags, or the defaults on Ray)."""
+    given = serving.model_fields_set
+    return BatchPolicy(
+        enabled=serving.batching if "batching" in given else default.enabled,
+        max_batch_size=serving.max_batch_size
+        if "max_batch_size" in given
+        else default.max_batch_size,
+        max_wait_ms=serving.max_wait_ms if "max_wait_ms" in given else default.max_wait_ms,
+        offload_rows=default.offload_rows,
+    )
 
 
 async def predict_alone(

@@ -261,25 +261,27 @@ class ModelPool:
 
     def _load(self, entry: VersionInfo) -> Served:
         policy = self.policies.get(entry.name, self.policy)
-        if self.loader is not None:
-            served = self.loader(entry, policy, self.observer)
-            for binary in (False, True):
-                served.spec.plain_reader(binary=binary)
-            log.info("loaded %s:%s", entry.name, entry.version)
-            return served
+        build = self.loader if self.loader is not None else self._load_here
+        served = build(entry, policy, self.observer)
+        for binary in (False, True):  # built here, in the loading thread, not by a request
+            served.spec.plain_reader(binary=binary)
+        log.info("loaded %s:%s", entry.name, entry.version)
+        return served
+
+    def _load_here(
+        self, entry: VersionInfo, policy: BatchPolicy, observer: BatchObserver | None
+    ) -> Served:
+        """The default loader: the version's runtime in this process, batched here."""
         runtime = self.factory(entry)
         served = Served(
             runtime=runtime,
             spec=InputSpec(runtime.input_kinds()),
             batcher=None,
             policy=policy,
-            observer=self.observer,
+            observer=observer,
         )
         if policy.enabled:
             served.batcher = Batcher(served.run, policy, served._observe)
-        for binary in (False, True):  # built here, in the loading thread, not by a request
-            served.spec.plain_reader(binary=binary)
-        log.info("loaded %s:%s", entry.name, entry.version)
         return served
 
     # -- keeping up with the registry -----------------------------------------------
