@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,12 +14,37 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from modelry.api.app import create_app
 from modelry.settings import Settings
 
 INSTANCE = {"age": 41, "job": "admin.", "balance": 1200.5, "member": "yes"}
 JOBS = ["admin.", "technician", "services", "student"]
+
+
+def binary_infer_request() -> tuple[bytes, dict[str, str]]:
+    """A V2 request of two rows (INSTANCE, and a 70-year-old student) under the binary
+    tensor extension, both ways: ``age`` and ``job`` in the binary part, ``probability``
+    asked for in binary. The body and its ``Inference-Header-Content-Length`` header."""
+    job = b"".join(len(s).to_bytes(4, "little") + s for s in [b"admin.", b"student"])
+    age = np.array([41, 70], dtype=np.int32).tobytes()
+    header = {
+        "inputs": [
+            {"name": "age", "datatype": "INT32", "shape": [2],
+             "parameters": {"binary_data_size": len(age)}},
+            {"name": "job", "datatype": "BYTES", "shape": [2],
+             "parameters": {"binary_data_size": len(job)}},
+            {"name": "balance", "datatype": "FP64", "shape": [2], "data": [1200.5, 1200.5]},
+            {"name": "member", "datatype": "BYTES", "shape": [2], "data": ["yes", "yes"]},
+        ],
+        "outputs": [
+            {"name": "probability", "parameters": {"binary_data": True}},
+            {"name": "label"},
+        ],
+    }  # fmt: skip
+    head = json.dumps(header).encode()
+    return head + age + job, {"Inference-Header-Content-Length": str(len(head))}
 
 
 @asynccontextmanager

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from servekit import INSTANCE
+from servekit import INSTANCE, binary_infer_request
 
 pytestmark = pytest.mark.anyio
 
@@ -119,28 +119,8 @@ async def test_output_selection(client: httpx.AsyncClient) -> None:
 
 
 async def test_binary_tensor_extension_both_ways(client: httpx.AsyncClient) -> None:
-    job = b"".join(len(s).to_bytes(4, "little") + s for s in [b"admin.", b"student"])
-    age = np.array([41, 70], dtype=np.int32).tobytes()
-    header = {
-        "inputs": [
-            {"name": "age", "datatype": "INT32", "shape": [2],
-             "parameters": {"binary_data_size": len(age)}},
-            {"name": "job", "datatype": "BYTES", "shape": [2],
-             "parameters": {"binary_data_size": len(job)}},
-            {"name": "balance", "datatype": "FP64", "shape": [2], "data": [1200.5, 1200.5]},
-            {"name": "member", "datatype": "BYTES", "shape": [2], "data": ["yes", "yes"]},
-        ],
-        "outputs": [
-            {"name": "probability", "parameters": {"binary_data": True}},
-            {"name": "label"},
-        ],
-    }  # fmt: skip
-    head = json.dumps(header).encode()
-    r = await client.post(
-        "/v2/models/clients/infer",
-        content=head + age + job,
-        headers={"Inference-Header-Content-Length": str(len(head))},
-    )
+    body, headers = binary_infer_request()
+    r = await client.post("/v2/models/clients/infer", content=body, headers=headers)
     assert r.status_code == 200, r.text
     size = int(r.headers["inference-header-content-length"])
     meta = json.loads(r.content[:size])

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from servekit import INSTANCE, free_port, live_server
+from servekit import INSTANCE, binary_infer_request, free_port, live_server
 
 import modelry
 from modelry.registry.serving_config import ModelServing, read_serving, write_serving
@@ -102,24 +102,8 @@ V2_BODY = {
 
 
 def binary_request() -> tuple[bytes, dict[str, str]]:
-    job = b"".join(len(s).to_bytes(4, "little") + s for s in [b"admin.", b"student"])
-    age = np.array([41, 70], dtype=np.int32).tobytes()
-    header = {
-        "inputs": [
-            {"name": "age", "datatype": "INT32", "shape": [2],
-             "parameters": {"binary_data_size": len(age)}},
-            {"name": "job", "datatype": "BYTES", "shape": [2],
-             "parameters": {"binary_data_size": len(job)}},
-            {"name": "balance", "datatype": "FP64", "shape": [2], "data": [1200.5, 1200.5]},
-            {"name": "member", "datatype": "BYTES", "shape": [2], "data": ["yes", "yes"]},
-        ],
-        "outputs": [
-            {"name": "probability", "parameters": {"binary_data": True}},
-            {"name": "label"},
-        ],
-    }  # fmt: skip
-    head = json.dumps(header).encode()
-    return head + age + job, {"Inference-Header-Content-Length": str(len(head)), **AUTH}
+    body, headers = binary_infer_request()
+    return body, {**headers, **AUTH}
 
 
 # (method, path, body: JSON, raw bytes with headers, or None, headers)
