@@ -80,6 +80,30 @@ def wait_ready(url: str, seconds: float = 120) -> None:
         time.sleep(0.2)
 
 
+def settled(name: str, replicas: int, seconds: float = 180) -> None:
+    """Wait until every running version of ``name`` has exactly ``replicas`` replicas
+    running and its application is RUNNING: a redeploy replaces replicas one by one, and a
+    row measured mid-update would time the update, not the settings."""
+    from ray import serve
+
+    from modelry.rayserve.launch import replica_count, running_versions
+    from modelry.rayserve.replica import app_name
+
+    deadline = time.monotonic() + seconds
+    while True:
+        versions = running_versions(name)
+        apps = serve.status().applications
+        if versions and all(
+            replica_count(name, v) == replicas
+            and str(apps[app_name(name, v)].status).endswith("RUNNING")
+            for v in versions
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not settle on {replicas} running replicas")
+        time.sleep(0.5)
+
+
 def wrk(url: str, path: str, script: Path, body: Path | None, seconds: float, conns: int) -> dict:
     env = {**os.environ, "BODY_FILE": str(body or "")}
     duration = f"-d{max(1, round(seconds))}s"  # wrk takes whole seconds
@@ -170,6 +194,7 @@ def main() -> None:
         def on_ray(batcher: str) -> None:
             cfg = saved["bank"].model_copy(update={"batcher": batcher})
             scale_model(settings, "bank", cfg)
+            settled("bank", cfg.num_replicas)
             wait_ready(ray_url)
 
         path = "/v1/models/bank:predict"
@@ -194,7 +219,7 @@ def main() -> None:
                     replicas = 2 if "2 replicas" in system else 1
                     cfg = saved["text-encoder"].model_copy(update={"num_replicas": replicas})
                     scale_model(settings, "text-encoder", cfg)
-                    time.sleep(2)
+                    settled("text-encoder", replicas)
                     encoder_rows[system].append(measure(ray_url, path, ENCODER_LUA, None, args))
                 print(table(encoder_rows, f"encoder, round {round_ + 1}"), flush=True)
     finally:
