@@ -98,6 +98,7 @@ def find_leaks(
     if judged is None:
         return []
     table, target = judged
+    assert schema.target is not None  # else _judged returned None
     leaks = []
     for col in schema.columns:
         if col.role is not Role.FEATURE or col.name not in table.columns:
