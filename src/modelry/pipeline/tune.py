@@ -27,7 +27,7 @@ from typing import Any
 from modelry.data.schema import Task
 from modelry.errors import ConfigError
 from modelry.nn.modules import TabularNet
-from modelry.pipeline.stages import prepare, preprocess
+from modelry.pipeline.stages import network_shape, prepare, preprocess
 from modelry.pipeline.train import TrainOutcome, train_model
 from modelry.settings import Settings
 from modelry.training.config import EngineConfig, TrainConfig
@@ -69,8 +69,7 @@ class _Problem:
     """What every trial shares (put in Ray's object store once by ``tune.with_parameters``)."""
 
     task: Task
-    n_outputs: int
-    embeddings: list[tuple[int, int]]
+    shape: tuple[int, list[tuple[int, int]], int]  # stages.network_shape
     train: TrainData
     valid: TrainData
     config: TrainConfig
@@ -82,7 +81,8 @@ def _trial(params: dict[str, Any], problem: _Problem) -> None:
 
     cfg = apply(problem.config, params)
     seed_everything(cfg.training.seed)
-    net = TabularNet(problem.train.dense.shape[1], problem.embeddings, cfg.model, problem.n_outputs)
+    n_dense, embeddings, n_outputs = problem.shape
+    net = TabularNet(n_dense, embeddings, cfg.model, n_outputs)
     with warnings.catch_warnings():
         # The object store's arrays are read-only views; training never writes to them.
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
@@ -140,9 +140,8 @@ def tune_model(
         prepared, config.features, recency_half_life=config.training.recency_half_life
     )
     task = prepared.task
-    n_outputs = len(prepared.schema.classes or []) if task is Task.MULTICLASS else 1
-    embeddings = [(card, dim) for _, card, dim in data.preprocessor.embeddings_]
-    problem = _Problem(task, n_outputs, embeddings, data.train, data.valid, config)
+    shape = network_shape(prepared, data)
+    problem = _Problem(task, shape, data.train, data.valid, config)
     metric, higher = primary_metric(task)
     mode = "max" if higher else "min"
     root = (settings.home / "ray").resolve()
