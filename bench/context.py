@@ -7,7 +7,10 @@ import os
 import platform
 import shlex
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 # Runs append to the dated log; RESULTS.md is the hand-kept summary drawn from it.
@@ -90,3 +93,28 @@ def append_results(section: str) -> None:
     sep = "" if text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
     with HISTORY.open("a", encoding="utf-8") as f:
         f.write(sep + section.rstrip("\n") + "\n")
+
+
+def train_seed(
+    name: str,
+    data: dict[str, Any],
+    path: Path,
+    seed: int,
+    home: Path,
+    *,
+    on_stage: Callable[[str], None] | None = None,
+    **settings: Any,
+) -> tuple[Any, float]:
+    """One ``train_model`` run of the table at ``path`` with the default settings but the
+    seed (``settings``: other top-level config, e.g. ``engine``, ``serve``), registered under
+    ``home``; its outcome and the call's wall seconds."""
+    from modelry.pipeline import train_model
+    from modelry.settings import Settings
+    from modelry.training.config import TrainConfig
+
+    config = TrainConfig.from_dict(
+        {"name": name, "data": data, "training": {"seed": seed}, **settings}
+    )
+    t0 = time.perf_counter()
+    out = train_model(config, path, Settings(home=home), on_stage=on_stage)
+    return out, time.perf_counter() - t0

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from context import SHARED_DATA, command_line, cpu_model, loadavg, versions
+from context import SHARED_DATA, command_line, cpu_model, loadavg, train_seed, versions
 
 # ---------------------------------------------------------------- the tables
 
@@ -112,16 +112,7 @@ def metric_for(task: str) -> str:
 
 
 def run_modelry(table: dict[str, Any], seed: int, home: Path) -> dict[str, Any]:
-    from modelry.pipeline import train_model
-    from modelry.settings import Settings
-    from modelry.training.config import TrainConfig
-
-    config = TrainConfig.from_dict(
-        {"name": f"{table['key']}-s{seed}", "data": table["data"], "training": {"seed": seed}}
-    )
-    t0 = time.perf_counter()
-    out = train_model(config, table["path"], Settings(home=home))
-    wall = time.perf_counter() - t0
+    out, wall = train_seed(f"{table['key']}-s{seed}", table["data"], table["path"], seed, home)
     test = out.metrics["test"]
     metric = metric_for(out.task.value)
     return {

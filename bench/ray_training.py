@@ -24,31 +24,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-from context import BANK, cpu_model, loadavg, versions
+from context import BANK, cpu_model, loadavg, train_seed, versions
 
 
 def run_one(engine: str, workers: int, seed: int, home: Path) -> dict[str, Any]:
-    from modelry.pipeline import train_model
-    from modelry.settings import Settings
-    from modelry.training.config import TrainConfig
-
-    config = TrainConfig.from_dict(
-        {
-            "name": f"bank-{engine}-s{seed}",
-            "data": {"target": "y", "drop": ["duration"]},
-            "training": {"seed": seed},
-            "engine": {"name": engine, "workers": workers},
-            "serve": "network",
-        }
-    )
     marks: dict[str, float] = {}
 
     def stage(text: str) -> None:
         marks[text.split(" on ")[0]] = time.perf_counter()
 
-    t0 = time.perf_counter()
-    out = train_model(config, BANK, Settings(home=home), on_stage=stage)
-    wall = time.perf_counter() - t0
+    out, wall = train_seed(
+        f"bank-{engine}-s{seed}",
+        {"target": "y", "drop": ["duration"]},
+        BANK,
+        seed,
+        home,
+        on_stage=stage,
+        engine={"name": engine, "workers": workers},
+        serve="network",
+    )
     fit = marks["evaluating beside the baseline"] - marks["training the network"]
     return {
         "engine": engine,

@@ -44,6 +44,7 @@ from context import (
     cpu_snapshot,
     foreign_cpu,
     loadavg,
+    train_seed,
     versions,
 )
 
@@ -80,16 +81,8 @@ def experiments() -> list[dict[str, Any]]:
 
 def run_one(exp: dict[str, Any], seed: int, home: Path) -> dict[str, Any]:
     from modelry.data.schema import Role
-    from modelry.pipeline import train_model
-    from modelry.settings import Settings
-    from modelry.training.config import TrainConfig
 
-    config = TrainConfig.from_dict(
-        {"name": f"{exp['key']}-s{seed}", "data": exp["data"], "training": {"seed": seed}}
-    )
-    t0 = time.perf_counter()
-    out = train_model(config, exp["path"], Settings(home=home))
-    wall = time.perf_counter() - t0
+    out, wall = train_seed(f"{exp['key']}-s{seed}", exp["data"], exp["path"], seed, home)
     test, base = out.metrics["test"], out.baseline["test"]
     return {
         "experiment": exp["key"],

@@ -32,6 +32,18 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """One local Ray instance with 2 CPUs (what CI has) for a module's ``ray`` tests, Ray
+    Train and Ray Tune alike; they skip without the ray extra."""
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.train.torch")
+    pytest.importorskip("ray.tune")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
 @pytest.fixture(scope="session")
 def encoder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A registry holding ``text-encoder`` version 1, added once per session by the CLI

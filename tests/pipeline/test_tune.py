@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +30,6 @@ def test_a_trials_settings_replace_the_rate_widths_and_decay_only() -> None:
     assert tuned.model.hidden == [128, 64]
     assert (tuned.training.lr, tuned.training.weight_decay) == (0.003, 1e-4)
     assert (tuned.training.epochs, tuned.model.dropout) == (7, 0.2)  # the rest is kept
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray = pytest.importorskip("ray")
-    pytest.importorskip("ray.tune")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.mark.ray

@@ -1,8 +1,8 @@
 """``--engine ray``: the network's fit on Ray Train workers, against the local loop.
 
-The tests marked ``ray`` share one local Ray instance (2 CPUs) per module; the others check
-the pieces that need no cluster: how a batch is shared, the home check, the error mapping,
-the config, and that the embedded path never loads Ray.
+The tests marked ``ray`` share one local Ray instance (2 CPUs) per module (``local_ray`` in
+tests/conftest.py); the others check the pieces that need no cluster: how a batch is shared,
+the home check, the error mapping, the config, and that the embedded path never loads Ray.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,16 +137,6 @@ print(sorted(m for m in sys.modules if m == "ray" or m.startswith("ray.")))
 
 
 # -- on a local Ray ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    """One local Ray instance with 2 CPUs for the module (what CI has)."""
-    ray = pytest.importorskip("ray")
-    pytest.importorskip("ray.train.torch")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -56,7 +56,7 @@ def _set(tree: dict[str, Any], path: str, value: Any) -> None:
     if value is None:
         return
     section, _, key = path.partition(".")
-    if not key:  # a top-level setting (serve, calibration)
+    if not key:  # a top-level setting (name, serve, calibration)
         tree[section] = value
         return
     tree.setdefault(section, {})[key] = value
@@ -70,11 +70,7 @@ def resolve_config(config_file: Path | None, overrides: dict[str, Any]) -> Any:
     if config_file is not None:
         raw = TrainConfig.from_yaml(config_file).model_dump(mode="json", exclude_defaults=True)
     for path, value in overrides.items():
-        if path == "name":
-            if value is not None:
-                raw["name"] = value
-        else:
-            _set(raw, path, value)
+        _set(raw, path, value)
     return TrainConfig.from_dict(raw, source="options")
 
 

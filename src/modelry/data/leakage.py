@@ -94,15 +94,11 @@ def find_leaks(
     Returns:
         The findings, in column order; empty for a table without a target.
     """
-    if schema.target is None or schema.task is None:
+    judged = _judged(frame, schema, rows)
+    if judged is None:
         return []
-    table = normalise_missing(frame, schema.missing_values)
-    if rows is not None:
-        table = table.iloc[np.asarray(rows)]
-    target = _Target.read(table[schema.target], schema)
-    if target is None:
-        return []
-    table = table.iloc[target.kept]
+    table, target = judged
+    assert schema.target is not None  # else _judged returned None
     leaks = []
     for col in schema.columns:
         if col.role is not Role.FEATURE or col.name not in table.columns:
@@ -133,26 +129,33 @@ def column_scores(
     Returns:
         ``{column: (metric, score)}``; empty without a target or with too few rows.
     """
-    if schema.target is None or schema.task is None:
+    judged = _judged(frame, schema, rows)
+    if judged is None or judged[1].n < MIN_ROWS:
         return {}
-    table = normalise_missing(frame, schema.missing_values)
-    if rows is not None:
-        table = table.iloc[np.asarray(rows)]
-    target = _Target.read(table[schema.target], schema)
-    if target is None or target.n < MIN_ROWS:
-        return {}
-    table = table.iloc[target.kept]
+    table, target = judged
     scores = {}
     for col in schema.columns:
         if col.role is not Role.FEATURE or col.name not in table.columns:
             continue
         if col.type is ColumnType.TEXT:
             continue
-        groups, n_groups = _groups(table[col.name], col.type, target.n)
-        numbers = _numbers(table[col.name], col.type) if col.type in _NUMBERS else None
-        metric, score = _alone(groups, n_groups, numbers, target)
+        *_, metric, score = _scored(table[col.name], col, target)
         scores[col.name] = (metric, round(score, 4))
     return scores
+
+
+def _judged(frame: pd.DataFrame, schema: Schema, rows: Any) -> tuple[pd.DataFrame, _Target] | None:
+    """The labelled rows of ``rows`` (missing values normalised) and their target; None
+    without a target or with fewer than two labelled rows."""
+    if schema.target is None or schema.task is None:
+        return None
+    table = normalise_missing(frame, schema.missing_values)
+    if rows is not None:
+        table = table.iloc[np.asarray(rows)]
+    target = _Target.read(table[schema.target], schema)
+    if target is None:
+        return None
+    return table.iloc[target.kept], target
 
 
 def refuse_leaks(leaks: list[Leak]) -> None:
@@ -236,10 +239,16 @@ def _missing_exactly_when(
     )
 
 
-def _judge(series: pd.Series, col: Column, target_name: str, target: _Target) -> Leak | None:
+def _scored(series: pd.Series, col: Column, target: _Target) -> tuple[np.ndarray, int, str, float]:
+    """The column's groups, their count, and its one-column score (metric, value)."""
     groups, n_groups = _groups(series, col.type, target.n)
     numbers = _numbers(series, col.type) if col.type in _NUMBERS else None
     metric, score = _alone(groups, n_groups, numbers, target)
+    return groups, n_groups, metric, score
+
+
+def _judge(series: pd.Series, col: Column, target_name: str, target: _Target) -> Leak | None:
+    groups, n_groups, metric, score = _scored(series, col, target)
     if score >= LEAK_SCORE:
         return Leak(
             column=col.name,

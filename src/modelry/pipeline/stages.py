@@ -298,9 +298,7 @@ def fit(
     """
     task = prepared.task
     seed_everything(config.training.seed)
-    n_outputs = len(prepared.schema.classes or []) if task is Task.MULTICLASS else 1
-    embeddings = [(card, dim) for _, card, dim in data.preprocessor.embeddings_]
-    n_dense = data.encoded.dense.shape[1]
+    n_dense, embeddings, n_outputs = network_shape(prepared, data)
     net = TabularNet(n_dense, embeddings, config.model, n_outputs)
     # The network trains on one core; the baseline fits on the other meanwhile (both
     # spend their time in native code that releases the GIL).
@@ -316,7 +314,7 @@ def fit(
     reference = data.valid if privacy else data.train
     network = NetworkSpec(
         task=task,
-        n_dense=int(n_dense),
+        n_dense=n_dense,
         embeddings=embeddings,
         n_outputs=n_outputs,
         model=config.model.model_dump(mode="json"),
@@ -326,6 +324,14 @@ def fit(
         **reference_inputs(net, reference.dense, reference.codes),
     )
     return Fitted(net=net, result=result, baseline=baseline, network=network, privacy=privacy)
+
+
+def network_shape(prepared: Prepared, data: Preprocessed) -> tuple[int, list[tuple[int, int]], int]:
+    """What a network for this table takes and gives: dense width, ``(cardinality,
+    dimension)`` per embedded column, and outputs (the classes, or 1)."""
+    n_outputs = len(prepared.schema.classes or []) if prepared.task is Task.MULTICLASS else 1
+    embeddings = [(card, dim) for _, card, dim in data.preprocessor.embeddings_]
+    return int(data.encoded.dense.shape[1]), embeddings, n_outputs
 
 
 def _network_fit(config: TrainConfig, ray_storage: Path | None) -> Callable[..., TrainResult]:

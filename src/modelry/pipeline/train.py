@@ -18,8 +18,10 @@ from modelry.errors import ArtifactError
 from modelry.pipeline.artifact import bundle, default_name, register
 from modelry.pipeline.calibration import calibrate, check_calibration_target
 from modelry.pipeline.choice import choose
-from modelry.pipeline.encoding import embed_text
+from modelry.pipeline.encoding import TextEncoding, embed_text
 from modelry.pipeline.stages import (
+    Prepared,
+    Preprocessed,
     check_fairness_target,
     evaluate,
     fairness,
@@ -128,16 +130,7 @@ def train_model(
         (on_warning or (lambda _: None))(leak.message)
     check_fairness_target(config.data.fairness, prepared.schema)
     check_calibration_target(config.calibration, prepared.schema)
-    encoding = None
-    features = list(config.features)
-    if config.data.text_encoder:
-        stage(f"embedding text with {config.data.text_encoder}")
-        prepared, encoding = embed_text(
-            prepared, config.data.text_encoder, config.data.text_columns, registry
-        )
-        features += encoding.features()
-    stage("fitting the preprocessing")
-    data = preprocess(prepared, features, recency_half_life=config.training.recency_half_life)
+    prepared, data, encoding = encode(config, prepared, registry, stage)
     on_ray = config.engine.name == "ray"
     stage(
         f"training the network on {config.engine.workers} Ray workers"
@@ -203,6 +196,29 @@ def train_model(
         text_encoder=encoding.to_dict() if encoding else None,
         duplicates=prepared.duplicates,
     )
+
+
+def encode(
+    config: TrainConfig, prepared: Prepared, registry: Registry, stage: Stage
+) -> tuple[Prepared, Preprocessed, TextEncoding | None]:
+    """The table as the network reads it: the text columns embedded by the registered encoder
+    (``data.text_encoder``), if asked, then the preprocessing fitted on the training rows.
+
+    Returns:
+        The prepared table (text columns now vectors), its encoded splits, and the encoder
+        that embedded them (None without one).
+    """
+    encoding = None
+    features = list(config.features)
+    if config.data.text_encoder:
+        stage(f"embedding text with {config.data.text_encoder}")
+        prepared, encoding = embed_text(
+            prepared, config.data.text_encoder, config.data.text_columns, registry
+        )
+        features += encoding.features()
+    stage("fitting the preprocessing")
+    data = preprocess(prepared, features, recency_half_life=config.training.recency_half_life)
+    return prepared, data, encoding
 
 
 def _verify_served(

@@ -1,12 +1,13 @@
 """``tune_model``: a small hyper-parameter search on Ray Tune, then the best trial registered.
 
 The table is prepared and preprocessed once, as :func:`modelry.pipeline.train.train_model`
-does; each Ray Tune trial fits the network with one draw of :data:`SPACE` on those training
-rows (the local loop, early stopping included) and reports the task's primary metric on the
-validation rows. The best trial's settings are then trained again by ``train_model`` (which
-evaluates on the test rows, chooses, audits and registers as always) and the search — space,
-every trial, the best — goes into ``metrics.json`` and the model card. The test rows never
-take part in the choice.
+does (:func:`~modelry.pipeline.train.encode`: text embedded by the registered encoder when
+``data.text_encoder`` is set); each Ray Tune trial fits the network with one draw of
+:data:`SPACE_TEXT` on those training rows (the local loop, early stopping included) and
+reports the task's primary metric on the validation rows. The best trial's settings are then
+trained again by ``train_model`` (which evaluates on the test rows, chooses, audits and
+registers as always) and the search — space, every trial, the best — goes into
+``metrics.json`` and the model card. The test rows never take part in the choice.
 
 Ray is imported inside functions only (the ``ray`` extra).
 """
@@ -27,8 +28,9 @@ from typing import Any
 from modelry.data.schema import Task
 from modelry.errors import ConfigError
 from modelry.nn.modules import TabularNet
-from modelry.pipeline.stages import prepare, preprocess
-from modelry.pipeline.train import TrainOutcome, train_model
+from modelry.pipeline.stages import network_shape, prepare
+from modelry.pipeline.train import TrainOutcome, encode, train_model
+from modelry.registry.store import Registry
 from modelry.settings import Settings
 from modelry.training.config import EngineConfig, TrainConfig
 from modelry.training.metrics import primary_metric, score
@@ -69,8 +71,7 @@ class _Problem:
     """What every trial shares (put in Ray's object store once by ``tune.with_parameters``)."""
 
     task: Task
-    n_outputs: int
-    embeddings: list[tuple[int, int]]
+    shape: tuple[int, list[tuple[int, int]], int]  # stages.network_shape
     train: TrainData
     valid: TrainData
     config: TrainConfig
@@ -82,7 +83,8 @@ def _trial(params: dict[str, Any], problem: _Problem) -> None:
 
     cfg = apply(problem.config, params)
     seed_everything(cfg.training.seed)
-    net = TabularNet(problem.train.dense.shape[1], problem.embeddings, cfg.model, problem.n_outputs)
+    n_dense, embeddings, n_outputs = problem.shape
+    net = TabularNet(n_dense, embeddings, cfg.model, n_outputs)
     with warnings.catch_warnings():
         # The object store's arrays are read-only views; training never writes to them.
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
@@ -134,15 +136,14 @@ def tune_model(
         raise ConfigError("--samples must be at least 1")
     engine = engine or EngineConfig(name="ray")
     stage = on_stage or (lambda _: None)
-    stage("reading and preprocessing the table")
+    stage("reading the table")
     prepared = prepare(config, data_path, settings)
-    data = preprocess(
-        prepared, config.features, recency_half_life=config.training.recency_half_life
-    )
+    # As train_model reads it (text embedded when asked): the trials tune the network that
+    # is registered.
+    prepared, data, _ = encode(config, prepared, Registry(settings), stage)
     task = prepared.task
-    n_outputs = len(prepared.schema.classes or []) if task is Task.MULTICLASS else 1
-    embeddings = [(card, dim) for _, card, dim in data.preprocessor.embeddings_]
-    problem = _Problem(task, n_outputs, embeddings, data.train, data.valid, config)
+    shape = network_shape(prepared, data)
+    problem = _Problem(task, shape, data.train, data.valid, config)
     metric, higher = primary_metric(task)
     mode = "max" if higher else "min"
     root = (settings.home / "ray").resolve()

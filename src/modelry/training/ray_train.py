@@ -65,7 +65,7 @@ from modelry.nn.modules import TabularNet
 from modelry.nn.optim import make_optimizer, make_scheduler
 from modelry.training.config import EngineConfig, OptimConfig
 from modelry.training.monitor import EpochLog, Monitor
-from modelry.training.sampling import SplitTensors, TrainData, balanced_indices
+from modelry.training.sampling import SplitTensors, TrainData
 from modelry.training.trainer import (
     TrainResult,
     _num_threads,
@@ -73,7 +73,9 @@ from modelry.training.trainer import (
     as_tensors,
     batch_loss,
     check_inputs,
+    epoch_order,
     finish,
+    min_batch_rows,
 )
 
 WEIGHTS = "weights.pt"
@@ -145,7 +147,7 @@ def train_on_ray(
     """
     started = time.perf_counter()
     check_inputs(net, task, train, valid, config)
-    if len(train) < engine.workers * _min_rows(net):
+    if len(train) < engine.workers * min_batch_rows(net):
         raise DataError(f"{len(train)} training rows cannot be shared by {engine.workers} workers")
     ray = _ray()
     own: tempfile.TemporaryDirectory[str] | None = None
@@ -266,11 +268,6 @@ def check_home(path: Path, token: str) -> None:
         )
 
 
-def _min_rows(net: nn.Module) -> int:
-    # BatchNorm1d refuses a batch of one row in training mode.
-    return 2 if any(isinstance(m, nn.BatchNorm1d) for m in net.modules()) else 1
-
-
 @dataclass(frozen=True)
 class Shard:
     """One worker's rows of one epoch: every global batch's part, in step order.
@@ -372,7 +369,7 @@ class _Loop:
     ) -> None:
         self.model, self.net, self.loss_fn, self.config = model, net, loss_fn, config
         self.collective = collective
-        self.min_rows = _min_rows(net)
+        self.min_rows = min_batch_rows(net)
 
     def epochs(
         self,
@@ -396,12 +393,9 @@ class _Loop:
         n = len(tr.y)
         for epoch in range(1, config.epochs + 1):
             t0 = time.perf_counter()
-            if config.balance == "oversample":
-                order = balanced_indices(y, gen)
-            elif batch >= n:
+            order = epoch_order(config, y, batch, gen)
+            if order is None:
                 order = torch.arange(n)
-            else:
-                order = torch.randperm(n, generator=gen)
             part = shard(order, batch, rank, world, self.min_rows)
             train_loss = self._run(tr, weight, part, optimizer)
             verdict = torch.tensor([_GO, math.nan], dtype=torch.float64)

@@ -153,6 +153,24 @@ def batch_loss(
     return loss
 
 
+def min_batch_rows(net: nn.Module) -> int:
+    """The fewest rows a training step may take: BatchNorm1d refuses a batch of one row in
+    training mode, so a trailing batch of one row is skipped."""
+    return 2 if any(isinstance(m, nn.BatchNorm1d) for m in net.modules()) else 1
+
+
+def epoch_order(
+    config: OptimConfig, y: np.ndarray, batch: int, gen: torch.Generator
+) -> Tensor | None:
+    """One epoch's row order, drawn from ``gen``: class-balanced with replacement
+    (``balance="oversample"``), else a shuffle, or None (as they are) when one batch holds
+    every row. Every loop draws it here, so a Ray rank draws what the local loop draws."""
+    n = len(y)
+    if config.balance == "oversample":
+        return balanced_indices(y, gen)
+    return None if batch >= n else torch.randperm(n, generator=gen)
+
+
 class _EpochLoop:
     """The fixed parts of an optimisation step, and one epoch of them."""
 
@@ -166,8 +184,7 @@ class _EpochLoop:
     ) -> None:
         self.net, self.loss_fn, self.optimizer, self.flat = net, loss_fn, optimizer, flat
         self.config = config
-        # A trailing batch of one row would make BatchNorm1d raise in training mode.
-        self.skip_single = any(isinstance(m, nn.BatchNorm1d) for m in net.modules())
+        self.skip_single = min_batch_rows(net) > 1
 
     def run(
         self, data: SplitTensors, weight: Tensor | None, idx: Tensor | None, batch: int
@@ -222,8 +239,10 @@ def train(
 
     Each epoch shuffles, runs mini-batches (the whole set at once for ``gd``) of loss +
     penalty → backward → clip → step, with Gaussian ``noise`` on the dense inputs, then
-    evaluates on ``valid`` in one batch. The monitored metric is the task's primary metric
-    (:func:`modelry.training.metrics.primary_metric`), or the validation loss when that is
+    evaluates on ``valid`` in one batch. What early stopping watches is ``config.monitor``
+    (:func:`modelry.training.monitor.monitored`): by default the validation loss on a
+    validation split under 1,000 rows, else the task's primary metric
+    (:func:`modelry.training.metrics.primary_metric`); always the loss where the metric is
     undefined (a binary validation set holding one class).
 
     With ``config.early_stopping``, training stops after ``patience`` epochs without
@@ -263,10 +282,7 @@ def train(
         loop = _EpochLoop(net, loss_fn, optimizer, flat, config)
         for epoch in range(1, config.epochs + 1):
             t0 = time.perf_counter()
-            if config.balance == "oversample":
-                idx: Tensor | None = balanced_indices(train.y, gen)
-            else:
-                idx = None if batch >= n else torch.randperm(n, generator=gen)
+            idx = epoch_order(config, train.y, batch, gen)
             train_loss = loop.run(tr, weight, idx, batch)
             if monitor.end_epoch(epoch, train_loss, t0, scheduler):
                 break
