@@ -36,7 +36,13 @@ from modelry.apps.recruitment.matching import (
     rank_jobs,
     score,
 )
-from modelry.apps.recruitment.shortlist import JobText, check_jobs, log_jobs, log_match
+from modelry.apps.recruitment.shortlist import (
+    JobText,
+    Shortlist,
+    check_jobs,
+    log_jobs,
+    log_match,
+)
 from modelry.errors import InvalidInputError, NotFoundError
 from modelry.protocol import v1
 from modelry.protocol.codecs import records_to_columns
@@ -134,7 +140,7 @@ class RecruitmentAPI:
         # Scoring the whole index is CPU work: off the event loop, like reading it.
         ranked = await asyncio.to_thread(lambda: rank(score(job, vectors[0], index), index, top))
         entry = await asyncio.to_thread(log_match, self.settings, text, index, encoder, ranked, top)
-        return json_response(_answer(index, encoder, entry, [m.as_dict() for m in ranked.matches]))
+        return json_response(Shortlist(ranked.matches, entry).answer())
 
     async def jobs(self, request: Request, labels: list[str]) -> Response:
         doc = await self._read(
@@ -154,8 +160,7 @@ class RecruitmentAPI:
         entry = await asyncio.to_thread(
             log_jobs, self.settings, candidate, jobs, index, encoder, matches, top
         )
-        answer = _answer(index, encoder, entry, [m.as_dict() for m in matches])
-        return json_response({"candidate": candidate, **answer})
+        return json_response(Shortlist(matches, entry).answer(candidate))
 
     async def _read(
         self, request: Request, fields: set[str], required: tuple[str, ...]
@@ -207,21 +212,6 @@ def _prepared(text: str, what: str) -> Job:
         return prepare_job(text)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{what}: {exc}", field=what.split()[0]) from exc
-
-
-def _answer(
-    index: CandidateIndex, encoder: dict[str, Any], entry: dict[str, Any], matches: list[Any]
-) -> dict[str, Any]:
-    """The answer ``modelry recruit match --json`` prints."""
-    answer = {
-        "index": entry["index"],
-        "encoder": encoder,
-        "log_entry": entry["seq"],
-        "matches": matches,
-    }
-    if "fairness" in entry:
-        answer["fairness"] = entry["fairness"]
-    return answer
 
 
 def _text(value: Any, name: str) -> str:

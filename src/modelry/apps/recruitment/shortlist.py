@@ -46,6 +46,20 @@ class Shortlist:
     matches: list[Match]
     entry: dict[str, Any]
 
+    def answer(self, candidate: str | None = None) -> dict[str, Any]:
+        """The answer as ``modelry recruit match --json`` prints it and the HTTP routes send
+        it (:class:`~modelry.protocol.v1.RecruitResponse`): ``candidate`` for ranked jobs,
+        ``fairness`` where the entry has it."""
+        fairness = self.entry.get("fairness")
+        return {
+            **({"candidate": candidate} if candidate is not None else {}),
+            "index": self.entry["index"],
+            "encoder": self.entry["encoder"],
+            "log_entry": self.entry["seq"],
+            "matches": [m.as_dict() for m in self.matches],
+            **({"fairness": fairness} if fairness is not None else {}),
+        }
+
 
 @dataclass(frozen=True)
 class JobText:
