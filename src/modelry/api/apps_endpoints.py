@@ -39,9 +39,9 @@ from modelry.apps.recruitment.matching import (
 from modelry.apps.recruitment.shortlist import (
     JobText,
     Shortlist,
-    check_jobs,
     log_jobs,
     log_match,
+    prepare_jobs,
 )
 from modelry.errors import InvalidInputError, NotFoundError
 from modelry.protocol import v1
@@ -134,7 +134,7 @@ class RecruitmentAPI:
         doc = await self._read(request, {"job", "index", "top"}, ("job", "index"))
         text = _text(doc["job"], "job")
         top = check_top(_whole(doc.get("top", 10), "top"))
-        job = await asyncio.to_thread(_prepared, text, "job")
+        job = await asyncio.to_thread(_prepared, text)
         index = await self._index(doc["index"])
         vectors, encoder = await self._embed([job], index, labels)
         # Scoring the whole index is CPU work: off the event loop, like reading it.
@@ -148,10 +148,8 @@ class RecruitmentAPI:
         )
         candidate = _text(doc["candidate"], "candidate")
         top = check_top(_whole(doc.get("top", 5), "top"))
-        jobs = check_jobs(_jobs(doc["jobs"]))
-        prepared = await asyncio.to_thread(
-            lambda: [_prepared(j.text, f"job {j.id!r}") for j in jobs]
-        )
+        jobs = _jobs(doc["jobs"])
+        prepared = await asyncio.to_thread(prepare_jobs, jobs)
         index = await self._index(doc["index"])
         candidate_position(index, candidate)
         vectors, encoder = await self._embed(prepared, index, labels)
@@ -207,11 +205,11 @@ class RecruitmentAPI:
         return parts, {"name": served.name, "version": served.version}
 
 
-def _prepared(text: str, what: str) -> Job:
+def _prepared(text: str) -> Job:
     try:
         return prepare_job(text)
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{what}: {exc}", field=what.split()[0]) from exc
+        raise InvalidInputError(f"job: {exc}", field="job") from exc
 
 
 def _text(value: Any, name: str) -> str:

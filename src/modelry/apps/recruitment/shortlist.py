@@ -20,11 +20,11 @@ from modelry.apps.recruitment.fairness import shortlist_fairness
 from modelry.apps.recruitment.index import CandidateIndex, load_index
 from modelry.apps.recruitment.matching import (
     DEFAULT_WEIGHTS,
+    Job,
     Match,
     Ranked,
     Weights,
     candidate_position,
-    check_job,
     check_top,
     job_sha256,
     prepare_job,
@@ -156,8 +156,9 @@ def log_jobs(
     )
 
 
-def check_jobs(jobs: list[JobText]) -> list[JobText]:
-    """``jobs`` if they can be ranked: 1 to :data:`MAX_JOBS`, unique ids, each a text.
+def prepare_jobs(jobs: list[JobText]) -> list[Job]:
+    """``jobs`` ready to score (:func:`~modelry.apps.recruitment.matching.prepare_job`), if
+    they can be ranked: 1 to :data:`MAX_JOBS`, unique ids, each a text.
 
     Raises:
         InvalidInputError: naming the job at fault.
@@ -167,15 +168,16 @@ def check_jobs(jobs: list[JobText]) -> list[JobText]:
     if len(jobs) > MAX_JOBS:
         raise InvalidInputError(f"{len(jobs)} jobs: at most {MAX_JOBS} a call", field="jobs")
     seen: set[str] = set()
+    prepared: list[Job] = []
     for n, job in enumerate(jobs):
         if not job.id or job.id in seen:
             raise InvalidInputError(f"jobs[{n}]: a missing or repeated id {job.id!r}", field="jobs")
         seen.add(job.id)
         try:
-            check_job(job.text)
+            prepared.append(prepare_job(job.text))
         except InvalidInputError as exc:
             raise InvalidInputError(f"job {job.id!r}: {exc}", field="jobs") from exc
-    return jobs
+    return prepared
 
 
 def shortlist(
@@ -226,9 +228,8 @@ def job_list(
         InvalidInputError: no jobs, too many, a repeated id or an empty description.
         NotFoundError: no such index, candidate or encoder.
     """
-    check_jobs(jobs)
+    prepared = prepare_jobs(jobs)  # before loading anything
     check_top(top)
-    prepared = [prepare_job(j.text) for j in jobs]
     index = load_index(settings, index_name)
     candidate_position(index, candidate)
     encoder = open_encoder(settings, encoder_name or str(index.spec.encoder["name"]))
