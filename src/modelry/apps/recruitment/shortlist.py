@@ -69,20 +69,33 @@ class JobText:
     text: str
 
 
-def _index_record(index: CandidateIndex) -> dict[str, Any]:
+def _ranking_record(
+    index: CandidateIndex,
+    encoder: dict[str, Any],
+    weights: Weights,
+    input_sha256: str,
+    top: int,
+    matches: list[Match],
+) -> dict[str, Any]:
+    """What every ranking's log entry records, whichever way it ranked."""
     return {
-        "name": index.spec.name,
-        "version": index.spec.version,
-        "built_with": index.spec.encoder,
-    }
-
-
-def _weights_record(weights: Weights) -> dict[str, Any]:
-    return {
-        "semantic": weights.semantic,
-        "lexical": weights.lexical,
-        "skills": weights.skills,
-        "skill_idf": weights.skill_idf,
+        "index": {
+            "name": index.spec.name,
+            "version": index.spec.version,
+            "built_with": index.spec.encoder,
+        },
+        "encoder": encoder,
+        "weights": {
+            "semantic": weights.semantic,
+            "lexical": weights.lexical,
+            "skills": weights.skills,
+            "skill_idf": weights.skill_idf,
+        },
+        "input_sha256": input_sha256,
+        "top": top,
+        "ranked": [m.id for m in matches],
+        "scores": [m.score for m in matches],
+        "reasons": [m.reasons for m in matches],
     }
 
 
@@ -107,14 +120,7 @@ def log_match(
         decisions.log_path(settings),
         {
             "action": "match",
-            "index": _index_record(index),
-            "encoder": encoder,
-            "weights": _weights_record(weights),
-            "input_sha256": job_sha256(job),
-            "top": top,
-            "ranked": [m.id for m in matches],
-            "scores": [m.score for m in matches],
-            "reasons": [m.reasons for m in matches],
+            **_ranking_record(index, encoder, weights, job_sha256(job), top, matches),
             **({"fairness": fairness} if fairness is not None else {}),
         },
     )
@@ -144,14 +150,7 @@ def log_jobs(
         {
             "action": "jobs",
             "candidate": candidate,
-            "index": _index_record(index),
-            "encoder": encoder,
-            "weights": _weights_record(weights),
-            "input_sha256": jobs_sha256(candidate, jobs),
-            "top": top,
-            "ranked": [m.id for m in matches],
-            "scores": [m.score for m in matches],
-            "reasons": [m.reasons for m in matches],
+            **_ranking_record(index, encoder, weights, jobs_sha256(candidate, jobs), top, matches),
         },
     )
 
