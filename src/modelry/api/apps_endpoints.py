@@ -66,13 +66,8 @@ class AppsAPI:
         body = await read_body(request, self.limit)
         served = await served_for(self.plane, request, labels)
         doc, lenient = loads(body)
-        if type(doc) is not dict:
-            raise InvalidInputError("body: expected an object with 'instances'", field="body")
-        for name in sorted(doc.keys() - _FIELDS):
-            raise InvalidInputError(f"{name}: unknown field", field=name)
-        for name in ("instances", "cost_per_contact", "value_per_conversion"):
-            if name not in doc:
-                raise InvalidInputError(f"{name}: missing field", field=name)
+        required = ("instances", "cost_per_contact", "value_per_conversion")
+        doc = _object(doc, _FIELDS, required, "'instances'")
         effect = effect_output(served.runtime)  # 422 unless it is a binary classifier
         columns, n_rows = records_to_columns(doc["instances"], served.spec, check_finite=lenient)
         cost = _economics(doc["cost_per_contact"], "cost_per_contact", n_rows)
@@ -98,6 +93,20 @@ class AppsAPI:
         ]
         answer = {"model": labels[0], "version": served.version, **selection.summary()}
         return json_response({**answer, "ranked": ranked})
+
+
+def _object(doc: Any, fields: set[str], required: tuple[str, ...], named: str) -> dict[str, Any]:
+    """``doc`` if it is an object of ``fields`` holding the ``required`` ones; else the error
+    names the first field at fault (``named``: what an object was expected with)."""
+    if type(doc) is not dict:
+        raise InvalidInputError(f"body: expected an object with {named}", field="body")
+    unknown = sorted(doc.keys() - fields)
+    if unknown:
+        raise InvalidInputError(f"{unknown[0]}: unknown field", field=unknown[0])
+    for name in required:
+        if name not in doc:
+            raise InvalidInputError(f"{name}: missing field", field=name)
+    return doc
 
 
 def _economics(value: Any, name: str, rows: int) -> float | list[float]:
@@ -164,16 +173,7 @@ class RecruitmentAPI:
         self, request: Request, fields: set[str], required: tuple[str, ...]
     ) -> dict[str, Any]:
         doc, _ = loads(await read_body(request, self.limit))
-        if type(doc) is not dict:
-            raise InvalidInputError(
-                f"body: expected an object with {', '.join(required)}", field="body"
-            )
-        for name in sorted(doc.keys() - fields):
-            raise InvalidInputError(f"{name}: unknown field", field=name)
-        for name in required:
-            if name not in doc:
-                raise InvalidInputError(f"{name}: missing field", field=name)
-        return doc
+        return _object(doc, fields, required, ", ".join(required))
 
     async def _index(self, name: Any) -> CandidateIndex:
         return await asyncio.to_thread(self.indexes.get, _text(name, "index"))
