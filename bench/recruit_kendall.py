@@ -40,6 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from context import SHARED_DATA, command_line, cpu_model
+from recruit_setup import encoder_home, interval
 
 from modelry.apps.recruitment.encoding import open_encoder
 from modelry.apps.recruitment.index import build_index
@@ -48,7 +49,6 @@ from modelry.apps.recruitment.sources import read_folder
 from modelry.settings import Settings
 
 DATA = SHARED_DATA / "vacancy_resume_matching"
-BOOTSTRAP = 10_000
 
 
 def annotations() -> dict[int, dict[int, list[int]]]:
@@ -81,12 +81,6 @@ def tau(a: np.ndarray, b: np.ndarray) -> float:
     return float(kendalltau(a, b).statistic)
 
 
-def interval(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (BOOTSTRAP, len(values)))].mean(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
 def main() -> None:
     import pandas as pd
 
@@ -94,12 +88,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="a MODELRY_HOME holding text-encoder")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
-    home = args.home
-    if home is None:
-        from modelry.cli.encoder import add_encoder
-
-        home = Path(tmp.name) / "encoder"
-        add_encoder(Settings(home=home))
+    home = encoder_home(args.home, Path(tmp.name))
 
     folder = read_folder(DATA / "CV")
     encoder = open_encoder(Settings(home=home))

@@ -43,6 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from context import SHARED_DATA, command_line, cpu_model
+from recruit_setup import encoder_home, interval
 
 from modelry.apps.recruitment.encoding import open_encoder
 from modelry.apps.recruitment.index import Rows, build_index
@@ -53,7 +54,6 @@ DATA = SHARED_DATA / "resume_dataset" / "UpdatedResumeDataSet.csv"
 QUERIES = Path(__file__).resolve().parent / "recruit_queries.json"
 TUNE = ("Advocate", "Data Science", "Hadoop", "Sales", "Testing")
 K = 10
-BOOTSTRAP = 10_000
 
 
 def ndcg(order: list[int], relevant: set[int], k: int = K) -> float:
@@ -74,12 +74,6 @@ def rrf(*orders: list[int], k: int = 60) -> np.ndarray:
     return scores
 
 
-def interval(diffs: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    means = diffs[rng.integers(0, len(diffs), (BOOTSTRAP, len(diffs)))].mean(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
 def main() -> None:
     import pandas as pd
 
@@ -87,12 +81,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="a MODELRY_HOME holding text-encoder")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
-    home = args.home
-    if home is None:
-        from modelry.cli.encoder import add_encoder
-
-        home = Path(tmp.name) / "encoder"
-        add_encoder(Settings(home=home))
+    home = encoder_home(args.home, Path(tmp.name))
 
     frame = pd.read_csv(DATA).drop_duplicates("Resume").reset_index(drop=True)
     queries: dict[str, str] = json.loads(QUERIES.read_text())["queries"]

@@ -36,7 +36,13 @@ from modelry.apps.recruitment.matching import (
     rank_jobs,
     score,
 )
-from modelry.apps.recruitment.shortlist import JobText, check_jobs, log_jobs, log_match
+from modelry.apps.recruitment.shortlist import (
+    JobText,
+    Shortlist,
+    log_jobs,
+    log_match,
+    prepare_jobs,
+)
 from modelry.errors import InvalidInputError, NotFoundError
 from modelry.protocol import v1
 from modelry.protocol.codecs import records_to_columns
@@ -60,13 +66,8 @@ class AppsAPI:
         body = await read_body(request, self.limit)
         served = await served_for(self.plane, request, labels)
         doc, lenient = loads(body)
-        if type(doc) is not dict:
-            raise InvalidInputError("body: expected an object with 'instances'", field="body")
-        for name in sorted(doc.keys() - _FIELDS):
-            raise InvalidInputError(f"{name}: unknown field", field=name)
-        for name in ("instances", "cost_per_contact", "value_per_conversion"):
-            if name not in doc:
-                raise InvalidInputError(f"{name}: missing field", field=name)
+        required = ("instances", "cost_per_contact", "value_per_conversion")
+        doc = _object(doc, _FIELDS, required, "'instances'")
         effect = effect_output(served.runtime)  # 422 unless it is a binary classifier
         columns, n_rows = records_to_columns(doc["instances"], served.spec, check_finite=lenient)
         cost = _economics(doc["cost_per_contact"], "cost_per_contact", n_rows)
@@ -92,6 +93,20 @@ class AppsAPI:
         ]
         answer = {"model": labels[0], "version": served.version, **selection.summary()}
         return json_response({**answer, "ranked": ranked})
+
+
+def _object(doc: Any, fields: set[str], required: tuple[str, ...], named: str) -> dict[str, Any]:
+    """``doc`` if it is an object of ``fields`` holding the ``required`` ones; else the error
+    names the first field at fault (``named``: what an object was expected with)."""
+    if type(doc) is not dict:
+        raise InvalidInputError(f"body: expected an object with {named}", field="body")
+    unknown = sorted(doc.keys() - fields)
+    if unknown:
+        raise InvalidInputError(f"{unknown[0]}: unknown field", field=unknown[0])
+    for name in required:
+        if name not in doc:
+            raise InvalidInputError(f"{name}: missing field", field=name)
+    return doc
 
 
 def _economics(value: Any, name: str, rows: int) -> float | list[float]:
@@ -128,13 +143,13 @@ class RecruitmentAPI:
         doc = await self._read(request, {"job", "index", "top"}, ("job", "index"))
         text = _text(doc["job"], "job")
         top = check_top(_whole(doc.get("top", 10), "top"))
-        job = await asyncio.to_thread(_prepared, text, "job")
+        job = await asyncio.to_thread(_prepared, text)
         index = await self._index(doc["index"])
         vectors, encoder = await self._embed([job], index, labels)
         # Scoring the whole index is CPU work: off the event loop, like reading it.
         ranked = await asyncio.to_thread(lambda: rank(score(job, vectors[0], index), index, top))
         entry = await asyncio.to_thread(log_match, self.settings, text, index, encoder, ranked, top)
-        return json_response(_answer(index, encoder, entry, [m.as_dict() for m in ranked.matches]))
+        return json_response(Shortlist(ranked.matches, entry).answer())
 
     async def jobs(self, request: Request, labels: list[str]) -> Response:
         doc = await self._read(
@@ -142,10 +157,8 @@ class RecruitmentAPI:
         )
         candidate = _text(doc["candidate"], "candidate")
         top = check_top(_whole(doc.get("top", 5), "top"))
-        jobs = check_jobs(_jobs(doc["jobs"]))
-        prepared = await asyncio.to_thread(
-            lambda: [_prepared(j.text, f"job {j.id!r}") for j in jobs]
-        )
+        jobs = _jobs(doc["jobs"])
+        prepared = await asyncio.to_thread(prepare_jobs, jobs)
         index = await self._index(doc["index"])
         candidate_position(index, candidate)
         vectors, encoder = await self._embed(prepared, index, labels)
@@ -154,23 +167,13 @@ class RecruitmentAPI:
         entry = await asyncio.to_thread(
             log_jobs, self.settings, candidate, jobs, index, encoder, matches, top
         )
-        answer = _answer(index, encoder, entry, [m.as_dict() for m in matches])
-        return json_response({"candidate": candidate, **answer})
+        return json_response(Shortlist(matches, entry).answer(candidate))
 
     async def _read(
         self, request: Request, fields: set[str], required: tuple[str, ...]
     ) -> dict[str, Any]:
         doc, _ = loads(await read_body(request, self.limit))
-        if type(doc) is not dict:
-            raise InvalidInputError(
-                f"body: expected an object with {', '.join(required)}", field="body"
-            )
-        for name in sorted(doc.keys() - fields):
-            raise InvalidInputError(f"{name}: unknown field", field=name)
-        for name in required:
-            if name not in doc:
-                raise InvalidInputError(f"{name}: missing field", field=name)
-        return doc
+        return _object(doc, fields, required, ", ".join(required))
 
     async def _index(self, name: Any) -> CandidateIndex:
         return await asyncio.to_thread(self.indexes.get, _text(name, "index"))
@@ -202,26 +205,11 @@ class RecruitmentAPI:
         return parts, {"name": served.name, "version": served.version}
 
 
-def _prepared(text: str, what: str) -> Job:
+def _prepared(text: str) -> Job:
     try:
         return prepare_job(text)
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{what}: {exc}", field=what.split()[0]) from exc
-
-
-def _answer(
-    index: CandidateIndex, encoder: dict[str, Any], entry: dict[str, Any], matches: list[Any]
-) -> dict[str, Any]:
-    """The answer ``modelry recruit match --json`` prints."""
-    answer = {
-        "index": entry["index"],
-        "encoder": encoder,
-        "log_entry": entry["seq"],
-        "matches": matches,
-    }
-    if "fairness" in entry:
-        answer["fairness"] = entry["fairness"]
-    return answer
+        raise InvalidInputError(f"job: {exc}", field="job") from exc
 
 
 def _text(value: Any, name: str) -> str:

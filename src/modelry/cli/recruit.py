@@ -172,19 +172,10 @@ def match_command(
         raise InvalidInputError("give a JOB file, or --candidate ID --jobs JOBS.csv")
     else:
         result = shortlist(Settings(), _read_job(job), index, top=top or 20)
-    fairness = result.entry.get("fairness")
     if json_output:
-        console.print_json(
-            {
-                **({"candidate": candidate} if candidate is not None else {}),
-                "index": result.entry["index"],
-                "encoder": result.entry["encoder"],
-                "log_entry": result.entry["seq"],
-                "matches": [m.as_dict() for m in result.matches],
-                **({"fairness": fairness} if fairness else {}),
-            }
-        )
+        console.print_json(result.answer(candidate))
         return
+    fairness = result.entry.get("fairness")
     what = "jobs" if candidate is not None else "candidates"
     for rank, m in enumerate(result.matches, start=1):
         r = m.reasons

@@ -5,9 +5,9 @@ The column a client sends is text; the data plane has the upstream model embed i
 this encoder reads a ``[n, dimension]`` float array, or a column of equal-length number
 sequences, and writes it into the dense input standardised per dimension (the training
 rows' mean and standard deviation). Unit-length sentence embeddings have elements of
-about 0.05: unscaled, a regularised linear model barely moves off its prior (5-fold
-accuracy 0.40 on the résumés with scikit-learn's default logistic regression, 0.74
-standardised).
+about 0.04: unscaled, a regularised linear model barely moves off its prior (the 167
+distinct résumés of ``resume_dataset``, 5 stratified folds, three fold seeds, scikit-learn's
+``LogisticRegression(max_iter=1000)``: accuracy 0.44-0.47 unscaled, 0.78-0.81 standardised).
 """
 
 from __future__ import annotations

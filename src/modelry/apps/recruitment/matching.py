@@ -174,22 +174,35 @@ class Terms:
     skills: np.ndarray  # (weighted) coverage of the job's skills
 
 
+def skill_coverage(hits: np.ndarray, idf: np.ndarray | None) -> np.ndarray:
+    """Each row's share of a job's skills (``hits``: bool ``[rows, skills]``, who has which),
+    each skill weighed by ``idf`` where given, else equally; 0 for a job without skills."""
+    weight = np.ones(hits.shape[1]) if idf is None else idf
+    total = float(weight.sum())
+    if total <= 0:
+        return np.zeros(len(hits))
+    covered: np.ndarray = hits.astype(np.float64) @ weight / total
+    return covered
+
+
 def terms(parts: Components, weights: Weights = DEFAULT_WEIGHTS) -> Terms:
     """The terms ``weights`` combines: semantic and BM25 scaled, and skill coverage
     (weighed by IDF where asked)."""
     coverage = parts.coverage
     if weights.skill_idf and parts.skill_idf is not None and parts.skill_hits is not None:
-        total = float(parts.skill_idf.sum())
-        if total > 0:
-            coverage = parts.skill_hits.astype(np.float64) @ parts.skill_idf / total
+        coverage = skill_coverage(parts.skill_hits, parts.skill_idf)
     return Terms(scaled(parts.semantic), scaled(parts.lexical), coverage)
+
+
+def _combined(t: Terms, weights: Weights, job_has_skills: bool) -> np.ndarray:
+    w_semantic, w_lexical, w_skills = weights.effective(job_has_skills)
+    combined: np.ndarray = w_semantic * t.semantic + w_lexical * t.lexical + w_skills * t.skills
+    return combined
 
 
 def combine(parts: Components, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
     """The combined score of every candidate: float64 ``[n]`` in [0, 1]."""
-    w_semantic, w_lexical, w_skills = weights.effective(bool(parts.job_skills))
-    t = terms(parts, weights)
-    return w_semantic * t.semantic + w_lexical * t.lexical + w_skills * t.skills
+    return _combined(terms(parts, weights), weights, bool(parts.job_skills))
 
 
 _DIGITS = re.compile(r"^\d+$")
@@ -207,22 +220,35 @@ def ranking(scores: np.ndarray, ids: list[str]) -> list[int]:
     return sorted(range(len(ids)), key=lambda i: (-rounded[i], id_key(ids[i])))
 
 
+def _why(
+    job_skills: list[str],
+    have: set[str],
+    t: Terms,
+    at: int,
+    passage: str,
+    similarity: float,
+) -> dict[str, Any]:
+    """A match's reasons: the job's skills the candidate has and lacks, the terms at ``at``
+    and the candidate's passage closest to the job."""
+    return {
+        "matched_skills": [s for s in job_skills if s in have],
+        "missing_skills": [s for s in job_skills if s not in have],
+        "semantic": round(float(t.semantic[at]), DECIMALS),
+        "lexical": round(float(t.lexical[at]), DECIMALS),
+        "skill_coverage": round(float(t.skills[at]), DECIMALS),
+        "passage": passage[:PASSAGE_CHARS],
+        "passage_similarity": round(similarity, DECIMALS),
+    }
+
+
 def reasons(parts: Components, index: CandidateIndex, i: int, t: Terms) -> dict[str, Any]:
     """Why candidate ``i`` scored as it did for the job ``parts`` were computed for, whose
     terms are ``t``."""
     candidate = index.spec.candidates[i]
     start, end = candidate.passages
     best = start + int(np.argmax(parts.passage_cosines[start:end]))
-    have = set(candidate.skills)
-    return {
-        "matched_skills": [s for s in parts.job_skills if s in have],
-        "missing_skills": [s for s in parts.job_skills if s not in have],
-        "semantic": round(float(t.semantic[i]), DECIMALS),
-        "lexical": round(float(t.lexical[i]), DECIMALS),
-        "skill_coverage": round(float(t.skills[i]), DECIMALS),
-        "passage": index.passages[best][:PASSAGE_CHARS],
-        "passage_similarity": round(float(parts.passage_cosines[best]), DECIMALS),
-    }
+    similarity = float(parts.passage_cosines[best])
+    return _why(parts.job_skills, set(candidate.skills), t, i, index.passages[best], similarity)
 
 
 @dataclass(frozen=True)
@@ -243,9 +269,9 @@ def rank(
     parts: Components, index: CandidateIndex, top: int, weights: Weights = DEFAULT_WEIGHTS
 ) -> Ranked:
     """The ``top`` candidates for the job ``parts`` score, best first, with their reasons."""
-    scores = combine(parts, weights)
-    order = ranking(scores, index.ids)
     t = terms(parts, weights)
+    scores = _combined(t, weights, bool(parts.job_skills))
+    order = ranking(scores, index.ids)
     matches = [
         Match(
             index.spec.candidates[i].id,
@@ -269,8 +295,7 @@ def match(
     Raises:
         InvalidInputError: the job is empty or holds no words, or ``top`` < 1.
     """
-    check_top(top)
-    return rank(components(job, index, encoder), index, top, weights).matches
+    return rank(components(job, index, encoder), index, check_top(top), weights).matches
 
 
 def candidate_position(index: CandidateIndex, candidate: str) -> int:
@@ -322,27 +347,32 @@ def rank_jobs(
     )
     cosines = index.passage_embeddings[start:end].astype(np.float64) @ vectors.T.astype(np.float64)
     have = set(person.skills)
-    scores, why = [], []
-    for j, job in enumerate(jobs):
-        per_skill = np.array([index.skill_idf(s) if weights.skill_idf else 1.0 for s in job.skills])
-        hits = np.array([s in have for s in job.skills], dtype=bool)
-        coverage = float(per_skill[hits].sum() / per_skill.sum()) if per_skill.sum() > 0 else 0.0
-        w_semantic, w_lexical, w_skills = weights.effective(bool(job.skills))
-        scores.append(w_semantic * semantic[j] + w_lexical * lexical[j] + w_skills * coverage)
-        best = int(np.argmax(cosines[:, j]))
-        why.append(
-            {
-                "matched_skills": [s for s in job.skills if s in have],
-                "missing_skills": [s for s in job.skills if s not in have],
-                "semantic": round(float(semantic[j]), DECIMALS),
-                "lexical": round(float(lexical[j]), DECIMALS),
-                "skill_coverage": round(coverage, DECIMALS),
-                "passage": index.passages[start + best][:PASSAGE_CHARS],
-                "passage_similarity": round(float(cosines[best, j]), DECIMALS),
-            }
-        )
-    combined = np.array(scores)
+    coverage = np.array(
+        [
+            skill_coverage(
+                np.array([[s in have for s in job.skills]], dtype=bool).reshape(1, -1),
+                np.array([index.skill_idf(s) for s in job.skills]) if weights.skill_idf else None,
+            )[0]
+            for job in jobs
+        ]
+    )
+    t = Terms(semantic, lexical, coverage)
+    # A job naming no skill re-weighs its own terms (as a job does in :func:`combine`).
+    named = np.array([bool(job.skills) for job in jobs])
+    combined = np.where(named, _combined(t, weights, True), _combined(t, weights, False))
+    best = np.argmax(cosines, axis=0)  # the candidate's passage closest to each job
     return [
-        Match(job_ids[j], round(float(combined[j]), DECIMALS), why[j])
+        Match(
+            job_ids[j],
+            round(float(combined[j]), DECIMALS),
+            _why(
+                jobs[j].skills,
+                have,
+                t,
+                j,
+                index.passages[start + int(best[j])],
+                float(cosines[best[j], j]),
+            ),
+        )
         for j in ranking(combined, job_ids)[: check_top(top)]
     ]

@@ -20,11 +20,11 @@ from modelry.apps.recruitment.fairness import shortlist_fairness
 from modelry.apps.recruitment.index import CandidateIndex, load_index
 from modelry.apps.recruitment.matching import (
     DEFAULT_WEIGHTS,
+    Job,
     Match,
     Ranked,
     Weights,
     candidate_position,
-    check_job,
     check_top,
     job_sha256,
     prepare_job,
@@ -46,6 +46,20 @@ class Shortlist:
     matches: list[Match]
     entry: dict[str, Any]
 
+    def answer(self, candidate: str | None = None) -> dict[str, Any]:
+        """The answer as ``modelry recruit match --json`` prints it and the HTTP routes send
+        it (:class:`~modelry.protocol.v1.RecruitResponse`): ``candidate`` for ranked jobs,
+        ``fairness`` where the entry has it."""
+        fairness = self.entry.get("fairness")
+        return {
+            **({"candidate": candidate} if candidate is not None else {}),
+            "index": self.entry["index"],
+            "encoder": self.entry["encoder"],
+            "log_entry": self.entry["seq"],
+            "matches": [m.as_dict() for m in self.matches],
+            **({"fairness": fairness} if fairness is not None else {}),
+        }
+
 
 @dataclass(frozen=True)
 class JobText:
@@ -55,20 +69,33 @@ class JobText:
     text: str
 
 
-def _index_record(index: CandidateIndex) -> dict[str, Any]:
+def _ranking_record(
+    index: CandidateIndex,
+    encoder: dict[str, Any],
+    weights: Weights,
+    input_sha256: str,
+    top: int,
+    matches: list[Match],
+) -> dict[str, Any]:
+    """What every ranking's log entry records, whichever way it ranked."""
     return {
-        "name": index.spec.name,
-        "version": index.spec.version,
-        "built_with": index.spec.encoder,
-    }
-
-
-def _weights_record(weights: Weights) -> dict[str, Any]:
-    return {
-        "semantic": weights.semantic,
-        "lexical": weights.lexical,
-        "skills": weights.skills,
-        "skill_idf": weights.skill_idf,
+        "index": {
+            "name": index.spec.name,
+            "version": index.spec.version,
+            "built_with": index.spec.encoder,
+        },
+        "encoder": encoder,
+        "weights": {
+            "semantic": weights.semantic,
+            "lexical": weights.lexical,
+            "skills": weights.skills,
+            "skill_idf": weights.skill_idf,
+        },
+        "input_sha256": input_sha256,
+        "top": top,
+        "ranked": [m.id for m in matches],
+        "scores": [m.score for m in matches],
+        "reasons": [m.reasons for m in matches],
     }
 
 
@@ -93,14 +120,7 @@ def log_match(
         decisions.log_path(settings),
         {
             "action": "match",
-            "index": _index_record(index),
-            "encoder": encoder,
-            "weights": _weights_record(weights),
-            "input_sha256": job_sha256(job),
-            "top": top,
-            "ranked": [m.id for m in matches],
-            "scores": [m.score for m in matches],
-            "reasons": [m.reasons for m in matches],
+            **_ranking_record(index, encoder, weights, job_sha256(job), top, matches),
             **({"fairness": fairness} if fairness is not None else {}),
         },
     )
@@ -130,20 +150,14 @@ def log_jobs(
         {
             "action": "jobs",
             "candidate": candidate,
-            "index": _index_record(index),
-            "encoder": encoder,
-            "weights": _weights_record(weights),
-            "input_sha256": jobs_sha256(candidate, jobs),
-            "top": top,
-            "ranked": [m.id for m in matches],
-            "scores": [m.score for m in matches],
-            "reasons": [m.reasons for m in matches],
+            **_ranking_record(index, encoder, weights, jobs_sha256(candidate, jobs), top, matches),
         },
     )
 
 
-def check_jobs(jobs: list[JobText]) -> list[JobText]:
-    """``jobs`` if they can be ranked: 1 to :data:`MAX_JOBS`, unique ids, each a text.
+def prepare_jobs(jobs: list[JobText]) -> list[Job]:
+    """``jobs`` ready to score (:func:`~modelry.apps.recruitment.matching.prepare_job`), if
+    they can be ranked: 1 to :data:`MAX_JOBS`, unique ids, each a text.
 
     Raises:
         InvalidInputError: naming the job at fault.
@@ -153,15 +167,16 @@ def check_jobs(jobs: list[JobText]) -> list[JobText]:
     if len(jobs) > MAX_JOBS:
         raise InvalidInputError(f"{len(jobs)} jobs: at most {MAX_JOBS} a call", field="jobs")
     seen: set[str] = set()
+    prepared: list[Job] = []
     for n, job in enumerate(jobs):
         if not job.id or job.id in seen:
             raise InvalidInputError(f"jobs[{n}]: a missing or repeated id {job.id!r}", field="jobs")
         seen.add(job.id)
         try:
-            check_job(job.text)
+            prepared.append(prepare_job(job.text))
         except InvalidInputError as exc:
             raise InvalidInputError(f"job {job.id!r}: {exc}", field="jobs") from exc
-    return jobs
+    return prepared
 
 
 def shortlist(
@@ -212,9 +227,8 @@ def job_list(
         InvalidInputError: no jobs, too many, a repeated id or an empty description.
         NotFoundError: no such index, candidate or encoder.
     """
-    check_jobs(jobs)
+    prepared = prepare_jobs(jobs)  # before loading anything
     check_top(top)
-    prepared = [prepare_job(j.text) for j in jobs]
     index = load_index(settings, index_name)
     candidate_position(index, candidate)
     encoder = open_encoder(settings, encoder_name or str(index.spec.encoder["name"]))
