@@ -8,7 +8,6 @@ registry, so tests may move aliases and unload models freely.
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import os
 import shutil
@@ -16,31 +15,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
-from servekit import JOBS, serving
+from servekit import serving, write_tables
 
 from modelry.settings import Settings
-
-
-def _write_tables(folder: Path) -> None:
-    rng = np.random.default_rng(7)
-    n = 400
-    age = rng.integers(18, 80, n)
-    job = rng.choice(JOBS, n)
-    balance = rng.normal(1000, 500, n).round(2)
-    member = rng.choice(["yes", "no"], n)
-    logit = (age - 45) / 10 + (job == "student") * 1.5 - (balance - 1000) / 800
-    targets = {
-        "clients": np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no"),
-        "tiers": np.where(logit > 0.7, "high", np.where(logit < -0.7, "low", "mid")),
-        "spend": logit.round(3),  # small values: the ONNX parity check is absolute
-    }
-    for name, target in targets.items():
-        with (folder / f"{name}.csv").open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["age", "job", "balance", "member", "target"])
-            writer.writerows(zip(age, job, balance, member, target, strict=True))
 
 
 def _train(home: Path) -> None:
@@ -49,7 +27,7 @@ def _train(home: Path) -> None:
 
     data = home / "data"
     data.mkdir(parents=True)
-    _write_tables(data)
+    write_tables(data)
     settings = Settings(home=home)
     runs = [("clients", 0), ("clients", 1), ("tiers", 0), ("spend", 0)]
     for name, seed in runs:

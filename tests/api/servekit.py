@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import socket
@@ -55,6 +56,28 @@ async def serving(settings: Settings, **options: Any) -> AsyncIterator[httpx.Asy
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://modelry") as client:
             yield client
+
+
+def write_tables(folder: Path) -> None:
+    """``clients.csv`` (binary), ``tiers.csv`` (multi-class) and ``spend.csv`` (regression)
+    in ``folder``: the same 400 rows, a known logistic rule, three targets."""
+    rng = np.random.default_rng(7)
+    n = 400
+    age = rng.integers(18, 80, n)
+    job = rng.choice(JOBS, n)
+    balance = rng.normal(1000, 500, n).round(2)
+    member = rng.choice(["yes", "no"], n)
+    logit = (age - 45) / 10 + (job == "student") * 1.5 - (balance - 1000) / 800
+    targets = {
+        "clients": np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no"),
+        "tiers": np.where(logit > 0.7, "high", np.where(logit < -0.7, "low", "mid")),
+        "spend": logit.round(3),  # small values: the ONNX parity check is absolute
+    }
+    for name, target in targets.items():
+        with (folder / f"{name}.csv").open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["age", "job", "balance", "member", "target"])
+            writer.writerows(zip(age, job, balance, member, target, strict=True))
 
 
 # -- a real server on loopback ------------------------------------------------------------

@@ -3,14 +3,13 @@ serve the calibrated probability, never the network's own."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from servekit import INSTANCE, JOBS, serving
+from servekit import INSTANCE, JOBS, serving, write_tables
 
 from modelry.settings import Settings
 
@@ -22,22 +21,6 @@ ROWS = [
 ]
 
 
-def _write_clients(path: Path) -> None:
-    """The ``clients`` table of this folder's conftest: 400 rows, a known logistic rule."""
-    rng = np.random.default_rng(7)
-    n = 400
-    age = rng.integers(18, 80, n)
-    job = rng.choice(JOBS, n)
-    balance = rng.normal(1000, 500, n).round(2)
-    member = rng.choice(["yes", "no"], n)
-    logit = (age - 45) / 10 + (job == "student") * 1.5 - (balance - 1000) / 800
-    target = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["age", "job", "balance", "member", "target"])
-        writer.writerows(zip(age, job, balance, member, target, strict=True))
-
-
 @pytest.fixture(scope="module")
 def calibrated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``clients`` trained long and fast on 400 rows (over-confident), then calibrated."""
@@ -46,7 +29,7 @@ def calibrated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     home = tmp_path_factory.mktemp("calibrated")
     (home / "data").mkdir()
-    _write_clients(home / "data" / "clients.csv")
+    write_tables(home / "data")  # the clients table of this folder's conftest
     config = {
         "name": "clients",
         "data": {"target": "target"},

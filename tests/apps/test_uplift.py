@@ -20,7 +20,7 @@ from modelry.apps.marketing.uplift import (
     read_campaign,
     train_uplift,
 )
-from modelry.errors import ConfigError, DataError
+from modelry.errors import ConfigError, DataError, NotFittedError
 from modelry.registry.store import Registry
 from modelry.serving.kinds import open_runtime
 from modelry.serving.uplift import NO_ARM, output_names, sanitise
@@ -113,6 +113,12 @@ def test_the_served_kind_recommends_the_arm_that_helps(trained: tuple[UpliftRepo
     assert effect_output(runtime) == "uplift"
     selection = choose(out["uplift"], cost=1.0, value=10.0)
     assert selection.contacted.tolist() == [True, True, False, True]
+    # Unloading releases the sessions; loading again serves the same numbers.
+    runtime.unload()
+    with pytest.raises(NotFittedError):
+        runtime.predict(rows)
+    runtime.load()
+    np.testing.assert_array_equal(runtime.predict(rows)["uplift"], out["uplift"])
 
 
 def test_v1_and_v2_serve_the_uplift_kind(trained: tuple[UpliftReport, Any]) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelry.errors import ConfigError, InvalidInputError
+from modelry.errors import InvalidInputError
 from modelry.protocol.predictions import relabel_row_error
 from modelry.serving.dataplane import DataPlane, Explainer
 from modelry.serving.pool import Served
@@ -36,16 +36,10 @@ def build_explainer(runtime: Runtime) -> Explainer:
     """
     global _threads_limited
     from modelry.explain import Explainer as ModelExplainer
-    from modelry.explain import UpliftExplainer, use_one_thread
-    from modelry.serving.tabular import TabularRuntime
-    from modelry.serving.uplift import UpliftRuntime
+    from modelry.explain import explainer_for, use_one_thread
 
-    if isinstance(runtime, UpliftRuntime):
-        return UpliftExplainer(runtime)  # exact and closed-form: no torch
-    if not isinstance(runtime, TabularRuntime):
-        raise ConfigError(f"models of kind {runtime.kind!r} cannot be explained yet")
-    explainer = ModelExplainer.from_artifact(runtime)
-    if not _threads_limited:
+    explainer = explainer_for(runtime)
+    if isinstance(explainer, ModelExplainer) and not _threads_limited:  # the uplift's: no torch
         use_one_thread()
         _threads_limited = True
     return explainer

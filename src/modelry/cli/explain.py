@@ -67,20 +67,11 @@ def explain_command(
 
 def _explainer(version: ModelVersion, top: int) -> tuple[Any, Any]:
     """The explainer of the version's kind, and its loaded runtime."""
+    from modelry.explain.kinds import explainer_for
     from modelry.serving.kinds import open_runtime
-    from modelry.serving.tabular import TabularRuntime
-    from modelry.serving.uplift import UpliftRuntime
 
     runtime = open_runtime(version.path, version.name, version.version)
-    if isinstance(runtime, UpliftRuntime):
-        from modelry.explain.uplift import UpliftExplainer
-
-        return UpliftExplainer(runtime, top=top), runtime
-    if not isinstance(runtime, TabularRuntime):
-        raise ConfigError(f"models of kind {runtime.kind!r} cannot be explained yet")
-    from modelry.explain.attributions import Explainer
-
-    return Explainer(runtime, top=top), runtime
+    return explainer_for(runtime, top=top), runtime
 
 
 def _resolved(version: ModelVersion, runtime: Any, columns: dict[str, Any]) -> Any:

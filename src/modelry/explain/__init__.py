@@ -17,6 +17,7 @@ from modelry.explain.importance import (
     importance_png,
     permutation_importance,
 )
+from modelry.explain.kinds import explainer_for
 from modelry.explain.reasons import Reason, format_number, format_value, reasons
 from modelry.explain.uplift import UpliftExplainer
 
@@ -26,6 +27,7 @@ __all__ = [
     "OnnxScorer",
     "Reason",
     "UpliftExplainer",
+    "explainer_for",
     "format_number",
     "format_value",
     "importance_files",

@@ -22,6 +22,7 @@ This module is on the predict path: pydantic and the data layer only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -77,14 +78,25 @@ class Calibration(BaseModel):
 
     def apply(self, p: np.ndarray) -> np.ndarray:
         """Calibrated probabilities (float32) of the probabilities ``p``."""
-        q = np.asarray(p, dtype=np.float64)
+        return self.mapping()(p)
+
+    def mapping(self) -> Callable[[np.ndarray], np.ndarray]:
+        """:meth:`apply` with the isotonic knots made arrays once, for the runtime to call
+        per request: ``np.interp`` converting the lists on every call costs more than the
+        prediction (≈60 µs a row with 300 knots, against ≈6 µs)."""
         if self.method == "isotonic":
-            out = np.interp(q, self.x, self.y) if self.x else q
-        else:
-            q = np.clip(q, 1e-7, 1 - 1e-7)
-            z = (np.log(q) - np.log1p(-q)) / self.temperature
-            out = np.exp(-np.logaddexp(0.0, -z))
-        return out.astype(np.float32)
+            if not self.x:
+                return lambda p: np.asarray(p, dtype=np.float32)
+            xs, ys = np.asarray(self.x, dtype=np.float64), np.asarray(self.y, dtype=np.float64)
+            return lambda p: np.interp(np.asarray(p, dtype=np.float64), xs, ys).astype(np.float32)
+        temperature = self.temperature
+
+        def scaled(p: np.ndarray) -> np.ndarray:
+            q = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+            z = (np.log(q) - np.log1p(-q)) / temperature
+            return np.exp(-np.logaddexp(0.0, -z)).astype(np.float32)
+
+        return scaled
 
 
 class NetworkSpec(BaseModel):

@@ -9,7 +9,7 @@ module is on the predict path: it imports neither pandas nor torch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ from modelry.registry.layout import (
     PREPROCESSOR_FILE,
     SCHEMA_FILE,
     TABULAR_KIND,
-    Calibration,
     NetworkSpec,
     read_spec,
 )
@@ -53,7 +52,7 @@ class TabularRuntime(Runtime):
         self.threads = threads
         self._session: Any = None
         self._group_thresholds: dict[str, dict[str, float]] | None = None
-        self._calibration: Calibration | None = None
+        self._calibrate: Callable[[np.ndarray], np.ndarray] | None = None
         self.artifact: Artifact | None = None
         self.preprocessor: Preprocessor | None = None
         self.schema: Schema | None = None
@@ -79,7 +78,8 @@ class TabularRuntime(Runtime):
         self._run = session_runner(self._session)
         self._threshold = self.network.threshold
         self._task = self.network.task  # once, not per request
-        self._calibration = self.network.calibration
+        calibration = self.network.calibration
+        self._calibrate = calibration.mapping() if calibration is not None else None
         # Fairness mitigation: per-group decision thresholds on a sensitive column, which
         # then becomes a required input of the decision (never of the network).
         self._group_thresholds = self.network.group_thresholds or None
@@ -157,8 +157,8 @@ class TabularRuntime(Runtime):
         out = self.raw_output(encoded.dense, encoded.codes)
         if self._task is Task.MULTICLASS:
             return out
-        if self._calibration is not None:  # fitted on the validation split (binary only)
-            return self._calibration.apply(out[:, 0])
+        if self._calibrate is not None:  # fitted on the validation split (binary only)
+            return self._calibrate(out[:, 0])
         return out[:, 0]
 
     def predict(self, columns: Mapping[str, InputColumn]) -> Outputs:

@@ -108,7 +108,7 @@ class UpliftRuntime(Runtime):
         self.preprocessor: Preprocessor | None = Preprocessor.from_dict(
             artifact.read_json(PREPROCESSOR_FILE)
         )
-        self._control = _Onnx(artifact.read_bytes(CONTROL_FILE))
+        self._control: _Onnx | None = _Onnx(artifact.read_bytes(CONTROL_FILE))
         self._treated = [_Onnx(artifact.read_bytes(f)) for f in files]
         self._labels = np.asarray([NO_ARM, *self.arms], dtype=object)
         self.inputs = [
@@ -124,7 +124,10 @@ class UpliftRuntime(Runtime):
         ]
 
     def unload(self) -> None:
+        # The onnxruntime sessions too, as the tabular kind does: an unloaded version that
+        # the pool still references would otherwise hold one session per arm.
         self.preprocessor = None
+        self._control, self._treated = None, []
         super().unload()
 
     def parameters(self) -> dict[str, Any]:
@@ -137,7 +140,7 @@ class UpliftRuntime(Runtime):
         }
 
     def predict(self, columns: Mapping[str, Any]) -> Outputs:
-        if self.preprocessor is None:
+        if self.preprocessor is None or self._control is None:
             raise NotFittedError(f"model {self.name}:{self.version} is not loaded")
         encoded = self.preprocessor.transform(columns)
         dense, codes = encoded.dense, encoded.codes

@@ -320,22 +320,14 @@ def _reasons(
     top: int,
 ) -> NDArray[np.object_]:
     """Each contacted customer's reasons as one text ("" for the others)."""
-    from modelry.explain import Explainer, UpliftExplainer
+    from modelry.explain.kinds import explainer_for
     from modelry.serving.kinds import open_runtime
-    from modelry.serving.tabular import TabularRuntime
-    from modelry.serving.uplift import UpliftRuntime
 
     runtime = open_runtime(registry.get(name, version).path, name, version)
-    explainer: Explainer | UpliftExplainer
-    if isinstance(runtime, UpliftRuntime):  # reasons for the uplift: why the contact helps
-        explainer = UpliftExplainer(runtime, top=top)
-    elif isinstance(runtime, TabularRuntime):  # the kinds stored as a network on a table
-        explainer = Explainer(runtime, top=top)
-    else:
-        raise ConfigError(
-            f"reasons are available for models trained on a table, not the {scored.kind!r} "
-            f"kind of {name}:{version}: leave out --reasons"
-        )
+    try:  # on an uplift model, the reasons say why the contact helps
+        explainer = explainer_for(runtime, top=top)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (the {scored.kind!r} kind): leave out --reasons") from exc
     texts = np.full(selection.effect.size, "", dtype=object)
     chosen = np.flatnonzero(selection.contacted)
     for start in range(0, chosen.size, EXPLAIN_ROWS):

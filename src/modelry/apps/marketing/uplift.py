@@ -388,9 +388,9 @@ class _Fit:
 def _rows(
     encoded: Encoded, rows: np.ndarray, y: np.ndarray, w: np.ndarray | None = None
 ) -> TrainData:
-    data = TrainData(dense=encoded.dense[rows], codes=encoded.codes[rows], y=y.astype(np.float32))
-    data.weight = w
-    return data
+    return TrainData(
+        dense=encoded.dense[rows], codes=encoded.codes[rows], y=y.astype(np.float32), weight=w
+    )
 
 
 def _predict(model: LinearBaseline, encoded: Encoded, rows: np.ndarray) -> np.ndarray:
