@@ -67,10 +67,15 @@ def test_uplift_trains_registers_and_serves_scored_files(cli: Any, tmp_path: Pat
     out = tmp_path / "contacts.csv"
     target = cli(
         "marketing", "target", "offers", str(new), "--cost-per-contact", "1",
-        "--value-per-conversion", "10", "-o", str(out),
+        "--value-per-conversion", "10", "-o", str(out), "--charts", str(tmp_path / "charts"),
     )  # fmt: skip
     assert target.code == 0, target.err
     assert "incremental conversions" in target.out and "incremental profit" in target.out
+    with out.open() as f:
+        negative = any(float(r["score"]) < 0 for r in csv.DictReader(f))
+    # charts are drawn, or their absence is said (never silently left out)
+    assert ("--charts: none drawn" in target.err) == negative
+    assert (tmp_path / "charts" / "gains.png").exists() != negative
     js = cli(
         "marketing", "target", "offers", str(new), "--cost-per-contact", "1",
         "--value-per-conversion", "10", "-o", str(out), "--json",

@@ -217,6 +217,11 @@ def target_command(
         batch_rows=batch_rows,
     )
     incremental = report.effect == "uplift"  # an uplift model: conversions it causes
+    if charts is not None and not report.charts:
+        console.warn(
+            "--charts: none drawn: gains, lift and profit curves need scores that are "
+            "non-negative and not all zero (an uplift model's scores are often negative)"
+        )
     if json_output:
         doc = report.to_dict()
         if incremental:
